@@ -1,0 +1,66 @@
+"""The service's endpoints, through Starlette's test client, and the real server on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from starlette.testclient import TestClient
+
+from hello_service import create_app
+
+
+def test_healthz_is_ok() -> None:
+    response = TestClient(create_app({})).get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_healthz_fails_when_told_to() -> None:
+    response = TestClient(create_app({"APP_FAIL_HEALTH": "1"})).get("/healthz")
+    assert response.status_code == 503
+
+
+def test_version_reports_package_version_and_revision() -> None:
+    body = TestClient(create_app({"APP_REVISION": "abc123"})).get("/version").json()
+    assert body["service"] == "hello-service"
+    assert body["revision"] == "abc123"
+    assert body["version"].count(".") == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(url: str, deadline: float) -> httpx.Response:
+    while True:
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_two_instances_share_the_port_and_have_their_own_health_ports() -> None:
+    port, health_a, health_b = _free_port(), _free_port(), _free_port()
+    procs = []
+    try:
+        for health, revision in ((health_a, "a"), (health_b, "b")):
+            env = {**os.environ, "PORT": str(port), "HEALTH_PORT": str(health), "APP_REVISION": revision}
+            procs.append(subprocess.Popen([sys.executable, "-m", "hello_service"], env=env))
+        deadline = time.monotonic() + 20
+        assert _wait_for(f"http://127.0.0.1:{health_a}/version", deadline).json()["revision"] == "a"
+        assert _wait_for(f"http://127.0.0.1:{health_b}/version", deadline).json()["revision"] == "b"
+        assert _wait_for(f"http://127.0.0.1:{port}/healthz", deadline).status_code == 200
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=15)

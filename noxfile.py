@@ -1,0 +1,70 @@
+"""This repository's sessions. CI runs exactly these, one job per session (see .github/workflows/ci.yml).
+
+Every session's environment comes from uv.lock through ``shipyard.nox.session``: the first run syncs it, later
+runs skip the sync until uv.lock, a dependency table, the interpreter or uv changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "src"))  # the noxfile runs from a checkout, installed or not
+
+import shipyard.nox  # noqa: E402
+
+nox.needs_version = ">=2026.10.20"
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_external_run = True
+nox.options.sessions = ["lint", "typecheck", "tests", "build", "lock"]
+
+PYTHONS = shipyard.nox.python_versions("pyproject.toml")
+IN_CI = os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
+
+
+@shipyard.nox.session(groups=["lint"], install_project=False)
+def lint(session: nox.Session) -> None:
+    """Lint and format-check with ruff."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@shipyard.nox.session(groups=["typecheck"])
+def typecheck(session: nox.Session) -> None:
+    """Type-check src/, noxfile.py, tasks.py and ci/ with mypy --strict."""
+    session.run("mypy", *session.posargs)
+
+
+@shipyard.nox.session(python=PYTHONS, groups=["test"])
+def tests(session: nox.Session) -> None:
+    """Run the test suite (shipyard and hello-service); pass pytest options after --."""
+    args = list(session.posargs)
+    if IN_CI:
+        args.append(f"--junitxml=reports/junit-{session.name}.xml")
+    session.run("pytest", *args)
+
+
+@shipyard.nox.session(groups=["build"], install_project=False)
+def build(session: nox.Session) -> None:
+    """Build wheels and sdists of every workspace package into dist/ and check their metadata."""
+    session.run("uv", "build", "--all-packages", "--out-dir", "dist", "--clear", external=True)
+    session.run("python", "ci/check_dist.py", "dist")
+
+
+@nox.session(venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """Fail if uv.lock is out of date with pyproject.toml."""
+    session.run("uv", "lock", "--locked", external=True)
+
+
+@shipyard.nox.session(groups=["lint", "test"], default=False)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks in benchmarks/ and print their tables (not a default session)."""
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+if __name__ == "__main__":
+    nox.main()

@@ -1,0 +1,15 @@
+"""Shipyard's invoke collection. A project's tasks.py uses it with ``from shipyard.tasks import ns``.
+
+Each capability adds its tasks from a module of its own; task bodies import their heavy dependencies lazily so
+that ``invoke --list`` stays fast and never imports docker-py or boto3.
+"""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+
+from shipyard.tasks._base import shipyard_task
+
+__all__ = ["ns", "shipyard_task"]
+
+ns = Collection()
