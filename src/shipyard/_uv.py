@@ -64,10 +64,22 @@ def validate_selection(selection: Selection, pyprojects: Mapping[str, Mapping[st
             f"workspace (members: {names}); fix `package=` or add it to [tool.uv.workspace].members"
         )
     path, data = by_name[selection.package] if selection.package else (root_path, root)
-    _check_defined(selection.groups, data.get("dependency-groups", {}), "dependency group", "[dependency-groups]",
-                   session=session, path=path)
-    _check_defined(selection.extras, data.get("project", {}).get("optional-dependencies", {}), "extra",
-                   "[project.optional-dependencies]", session=session, path=path)
+    _check_defined(
+        selection.groups,
+        data.get("dependency-groups", {}),
+        "dependency group",
+        "[dependency-groups]",
+        session=session,
+        path=path,
+    )
+    _check_defined(
+        selection.extras,
+        data.get("project", {}).get("optional-dependencies", {}),
+        "extra",
+        "[project.optional-dependencies]",
+        session=session,
+        path=path,
+    )
 
 
 def _check_defined(

@@ -25,7 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, overload
 
 import nox
 from nox.logger import logger
@@ -37,6 +37,27 @@ from shipyard._fingerprint import Selection
 __all__ = ["python_versions", "session", "sync"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def session(func: F, /) -> F: ...
+
+
+@overload
+def session(
+    func: None = None,
+    /,
+    *,
+    groups: Sequence[str] = (),
+    extras: Sequence[str] = (),
+    package: str | None = None,
+    install_project: bool = True,
+    python: str | Sequence[str] | bool | None = None,
+    name: str | None = None,
+    tags: Sequence[str] | None = None,
+    default: bool = True,
+    requires: Sequence[str] | None = None,
+) -> Callable[[F], F]: ...
 
 
 def session(
@@ -52,25 +73,33 @@ def session(
     tags: Sequence[str] | None = None,
     default: bool = True,
     requires: Sequence[str] | None = None,
-) -> Any:
-    """Declare a nox session whose environment is synced from uv.lock. Other arguments are ``nox.session``'s."""
-    if func is None:
-        return functools.partial(
-            session, groups=groups, extras=extras, package=package, install_project=install_project,
-            python=python, name=name, tags=tags, default=default, requires=requires,
-        )
+) -> F | Callable[[F], F]:
+    """Declare a nox session whose environment is synced from uv.lock.
+
+    ``groups``, ``extras`` and ``package`` select what ``uv sync`` installs; with ``install_project=False`` only
+    the groups are installed (``--only-group``), not the project or its dependencies. The other arguments are
+    ``nox.session``'s. The venv is always nox's uv backend, reused between runs.
+    """
     selection = Selection(tuple(groups), tuple(extras), package, install_project)
 
-    @functools.wraps(func)
-    def with_synced_env(s: nox.Session, *args: Any, **kwargs: Any) -> Any:
-        sync(s, selection)
-        return func(s, *args, **kwargs)
+    def decorate(body: F) -> F:
+        @functools.wraps(body)
+        def with_synced_env(s: nox.Session, *args: Any, **kwargs: Any) -> Any:
+            sync(s, selection)
+            return body(s, *args, **kwargs)
 
-    with_synced_env.__dict__["shipyard_selection"] = selection
-    return nox.session(
-        with_synced_env, python=python, name=name, tags=tags, default=default, requires=requires,
-        venv_backend="uv", reuse_venv=True,
-    )
+        register = nox.session(
+            python=python,
+            name=name,
+            tags=tags,
+            default=default,
+            requires=requires,
+            venv_backend="uv",
+            reuse_venv=True,
+        )
+        return cast("F", register(with_synced_env))
+
+    return decorate if func is None else decorate(func)
 
 
 def sync(s: nox.Session, selection: Selection) -> None:
@@ -90,13 +119,11 @@ def sync(s: nox.Session, selection: Selection) -> None:
         if _no_install(s):
             s.warn("shipyard: environment differs from uv.lock, but -R/--no-install skips the sync")
             return
-        pyprojects = {
-            str(p.relative_to(root)): _pyproject.load(p) for p in _fingerprint.workspace_pyprojects(root)
-        }
+        pyprojects = {str(p.relative_to(root)): _pyproject.load(p) for p in _fingerprint.workspace_pyprojects(root)}
         _uv.validate_selection(selection, pyprojects, session=s.name)
-        changed = ", ".join(current.changed_parts(recorded))
+        reason = "new environment" if recorded is None else f"{', '.join(current.changed_parts(recorded))} changed"
         argv = _uv.sync_argv(uv, selection, Path(s.virtualenv.bin) / "python")
-        s.log(f"shipyard: {changed} changed; {' '.join(['uv', *argv[1:]])}")
+        s.log(f"shipyard: {reason}; {' '.join(['uv', *argv[1:]])}")
         env = {"UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
         result = _command.run(argv, cwd=root, env=env, check=False)
         if result.returncode != 0:
@@ -157,6 +184,6 @@ def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[st
 
 def _mtime(directory: str) -> int:
     try:
-        return os.stat(directory).st_mtime_ns
+        return Path(directory).stat().st_mtime_ns
     except OSError:
         return 0

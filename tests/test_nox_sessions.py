@@ -1,0 +1,99 @@
+"""Real nox on a real uv project in a temp dir: lockfile-bound sessions are fast when warm and never stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.testing._projects import Project, make_project
+
+pytestmark = pytest.mark.slow
+
+IMPORT_CHECK = ["python", "-c", "import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    proj = make_project(
+        tmp_path / "proj",
+        groups={"check": ["iniconfig"], "other": ["six"]},
+        sessions={"check": (["check"], [*IMPORT_CHECK, "iniconfig"])},
+    )
+    proj.lock()
+    return proj
+
+
+def test_first_run_syncs_and_second_run_skips_the_sync(project: Project) -> None:
+    first = project.nox("-s", "check")
+    assert first.returncode == 0, first.output
+    assert "shipyard: new environment; uv sync --locked" in first.output
+    record = project.venv("check") / ".shipyard-sync.json"
+    recorded_at = record.stat().st_mtime_ns
+
+    second = project.nox("-s", "check")
+    assert second.returncode == 0, second.output
+    assert "sync skipped" in second.output
+    assert "uv sync" not in second.output
+    assert record.stat().st_mtime_ns == recorded_at  # nothing was rewritten
+
+
+def test_a_new_dependency_after_relock_is_importable_on_the_next_plain_run(project: Project) -> None:
+    assert project.nox("-s", "check").returncode == 0
+    project.set_group("check", ["iniconfig", "six"])
+    project.lock()
+    text = (project.root / "noxfile.py").read_text().replace("'iniconfig']", "'iniconfig', 'six']")
+    (project.root / "noxfile.py").write_text(text)
+
+    result = project.nox("-s", "check")
+    assert result.returncode == 0, result.output
+    assert "lock, project changed; uv sync --locked" in result.output
+    assert "python -c" in result.output  # the session ran its import of both packages, and it succeeded
+
+
+def test_a_stale_lock_fails_with_one_line_saying_run_uv_lock(project: Project) -> None:
+    assert project.nox("-s", "check").returncode == 0
+    project.set_group("check", ["iniconfig", "six"])  # pyproject changed, lock not updated
+
+    result = project.nox("-s", "check")
+    assert result.returncode != 0
+    lines = [line for line in result.output.splitlines() if "uv.lock is out of date" in line]
+    assert lines == [
+        "nox > Session check aborted: uv.lock is out of date with pyproject.toml: run `uv lock` and commit uv.lock."
+    ], result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_group_fails_clearly(tmp_path: Path) -> None:
+    proj = make_project(
+        tmp_path / "proj", groups={"check": ["iniconfig"]}, sessions={"check": (["chek"], ["python", "-V"])}
+    )
+    proj.lock()
+    result = proj.nox("-s", "check")
+    assert result.returncode != 0
+    assert "session 'check' names dependency group 'chek', which pyproject.toml [dependency-groups] does not" in (
+        result.output
+    )
+    assert "(defined: check)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_removing_a_package_from_the_group_removes_it_from_the_venv(project: Project) -> None:
+    project.set_group("check", ["iniconfig", "six"])
+    project.lock()
+    assert project.nox("-s", "check").returncode == 0
+    project.set_group("check", ["iniconfig"])
+    project.lock()
+    assert project.nox("-s", "check").returncode == 0
+    site = next((project.venv("check") / "lib").glob("python*/site-packages"))
+    assert not list(site.glob("six*")), "exact sync should remove packages the lock no longer selects"
+
+
+def test_dash_capital_r_skips_the_sync_as_nox_promises(project: Project) -> None:
+    assert project.nox("-s", "check").returncode == 0
+    project.set_group("check", ["iniconfig", "six"])
+    project.lock()
+    result = project.nox("-R", "-s", "check")
+    assert result.returncode == 0, result.output
+    assert "-R/--no-install skips the sync" in result.output
+    assert "uv sync" not in result.output
