@@ -14,7 +14,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent / "src"))  # the noxfile runs from a checkout, installed or not
 
-import shipyard.nox  # noqa: E402
+import shipyard.nox
 
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv"
@@ -22,6 +22,7 @@ nox.options.error_on_external_run = True
 nox.options.sessions = ["lint", "typecheck", "tests", "build", "lock"]
 
 PYTHONS = shipyard.nox.python_versions("pyproject.toml")
+UV = shipyard.nox.uv_binary()  # the locked uv beside nox, the one the sessions sync with
 IN_CI = os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
 
 
@@ -50,14 +51,14 @@ def tests(session: nox.Session) -> None:
 @shipyard.nox.session(groups=["build"], install_project=False)
 def build(session: nox.Session) -> None:
     """Build wheels and sdists of every workspace package into dist/ and check their metadata."""
-    session.run("uv", "build", "--all-packages", "--out-dir", "dist", "--clear", external=True)
+    session.run(UV, "build", "--all-packages", "--out-dir", "dist", "--clear", external=True)
     session.run("python", "ci/check_dist.py", "dist")
 
 
 @nox.session(venv_backend="none")
 def lock(session: nox.Session) -> None:
     """Fail if uv.lock is out of date with pyproject.toml."""
-    session.run("uv", "lock", "--locked", external=True)
+    session.run(UV, "lock", "--locked", external=True)
 
 
 @shipyard.nox.session(groups=["lint", "test"], default=False)

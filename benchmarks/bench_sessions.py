@@ -24,24 +24,26 @@ from shipyard.testing._projects import Project, make_project
 
 RUNS = 7
 
-PLAIN_UV = '''
+PLAIN_UV = """
 import nox
 
 @nox.session(venv_backend="uv")
 def lint(session):
-    session.run_install("uv", "sync", "--locked", "--only-group", "lint", "--python", session.virtualenv.bin + "/python",
-                        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True, silent=True)
+    session.run_install(
+        "uv", "sync", "--locked", "--only-group", "lint", "--python", session.virtualenv.bin + "/python",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}, external=True, silent=True,
+    )
     session.run("ruff", "check", "pkg")
-'''
+"""
 
-PLAIN_PIP = '''
+PLAIN_PIP = """
 import nox
 
 @nox.session(venv_backend="virtualenv")
 def lint(session):
     session.install("ruff")
     session.run("ruff", "check", "pkg")
-'''
+"""
 
 
 def median_time(action: Callable[[], object], runs: int = RUNS) -> float:

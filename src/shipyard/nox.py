@@ -34,7 +34,7 @@ from shipyard import _command, _fingerprint, _pyproject, _uv
 from shipyard._errors import ShipyardError
 from shipyard._fingerprint import Selection
 
-__all__ = ["python_versions", "session", "sync"]
+__all__ = ["python_versions", "session", "sync", "uv_binary"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,6 +131,11 @@ def sync(s: nox.Session, selection: Selection) -> None:
         _fingerprint.record(venv, _fingerprint.compute(root, selection, venv, uv))
     except ShipyardError as exc:
         s.error(str(exc))
+
+
+def uv_binary() -> str:
+    """The uv binary sessions sync with (``$UV``, else the locked ``uv`` package beside nox, else PATH)."""
+    return str(_uv.find_uv())
 
 
 def _no_install(s: nox.Session) -> bool:

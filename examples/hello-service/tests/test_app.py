@@ -9,24 +9,29 @@ import sys
 import time
 
 import httpx
-from starlette.testclient import TestClient
 
 from hello_service import create_app
 
 
-def test_healthz_is_ok() -> None:
-    response = TestClient(create_app({})).get("/healthz")
+async def get(environ: dict[str, str], path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=create_app(environ))
+    async with httpx.AsyncClient(transport=transport, base_url="http://hello") as client:
+        return await client.get(path)
+
+
+async def test_healthz_is_ok() -> None:
+    response = await get({}, "/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-def test_healthz_fails_when_told_to() -> None:
-    response = TestClient(create_app({"APP_FAIL_HEALTH": "1"})).get("/healthz")
+async def test_healthz_fails_when_told_to() -> None:
+    response = await get({"APP_FAIL_HEALTH": "1"}, "/healthz")
     assert response.status_code == 503
 
 
-def test_version_reports_package_version_and_revision() -> None:
-    body = TestClient(create_app({"APP_REVISION": "abc123"})).get("/version").json()
+async def test_version_reports_package_version_and_revision() -> None:
+    body = (await get({"APP_REVISION": "abc123"}, "/version")).json()
     assert body["service"] == "hello-service"
     assert body["revision"] == "abc123"
     assert body["version"].count(".") == 2

@@ -26,6 +26,7 @@ def shipyard_task(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], T
             except Exit as exc:
                 raise InvokeExit(code=int(exc.code or 1)) from None
 
-        return task(*args, **kwargs)(run)
+        made: Task[Any] = task(*args, **kwargs)(run)
+        return made
 
     return decorate
