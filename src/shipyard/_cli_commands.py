@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from shipyard.ci import _cli as _ci_cli  # argparse only; the work loads when the command runs
+
 if TYPE_CHECKING:
     from shipyard._cli import Command
 
 __all__ = ["COMMANDS"]
 
 COMMANDS: dict[str, Command] = {}
+COMMANDS["ci"] = (_ci_cli.HELP, _ci_cli.add_arguments, _ci_cli.run)

@@ -36,6 +36,11 @@ class Result:
     output: str
 
 
+def _redacted(argv: Sequence[str]) -> list[str]:
+    # An argv may carry a secret (``--password``, a token in a URL): exception messages must not.
+    return [redact(arg) for arg in argv]
+
+
 def _env(env: Mapping[str, str] | None, *, inherit: bool) -> dict[str, str] | None:
     if env is None:
         return None
@@ -66,13 +71,15 @@ def run(
             check=False,
         )
     except FileNotFoundError as exc:
-        raise CommandFailed(argv, 127, f"{argv[0]}: command not found; install it or put it on PATH") from exc
+        raise CommandFailed(
+            _redacted(argv), 127, f"{argv[0]}: command not found; install it or put it on PATH"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         out = exc.output if isinstance(exc.output, str) else ""
-        raise CommandFailed(argv, -1, redact(out) + f"\ntimed out after {timeout} s") from exc
+        raise CommandFailed(_redacted(argv), -1, redact(out) + f"\ntimed out after {timeout} s") from exc
     result = Result(tuple(argv), proc.returncode, redact(proc.stdout or ""))
     if check and proc.returncode != 0:
-        raise CommandFailed(argv, proc.returncode, result.output)
+        raise CommandFailed(_redacted(argv), proc.returncode, result.output)
     return result
 
 
@@ -85,6 +92,35 @@ def terminate_group(pid: int) -> None:
 def _kill_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` still runs (zombies, which only wait to be reaped, do not count)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp ...
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+async def _group_gone(pgid: int, within: float = 1.0) -> None:
+    # SIGKILL is delivered asynchronously: give the kernel a moment so that "cancelled" means "gone".
+    deadline = asyncio.get_running_loop().time() + within
+    while _group_alive(pgid) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - kernel state
+        await asyncio.sleep(0.01)
 
 
 async def run_async(
@@ -111,23 +147,29 @@ async def run_async(
             start_new_session=True,
         )
     except FileNotFoundError as exc:
-        raise CommandFailed(argv, 127, f"{argv[0]}: command not found; install it or put it on PATH") from exc
+        raise CommandFailed(
+            _redacted(argv), 127, f"{argv[0]}: command not found; install it or put it on PATH"
+        ) from exc
     from shipyard._secrets import StreamRedactor
 
     stream = StreamRedactor()
     chunks: list[str] = []
+    partial = [""]  # a line whose end has not arrived yet: the sink receives whole lines only
 
     def emit(text: str) -> None:
         chunks.append(text)
-        if on_output is not None:
-            for line in text.splitlines():
-                on_output(line)
+        if on_output is not None and text:
+            *lines, partial[0] = (partial[0] + text).split("\n")
+            for line in lines:
+                on_output(line.rstrip("\r"))
 
     assert proc.stdout is not None
     try:
         while data := await proc.stdout.read(65536):
             emit(stream.feed(data.decode("utf-8", errors="replace")))
         emit(stream.flush())
+        if on_output is not None and partial[0]:
+            on_output(partial[0].rstrip("\r"))
         returncode = await proc.wait()
     except BaseException:
         terminate_group(proc.pid)
@@ -136,8 +178,9 @@ async def run_async(
         except (TimeoutError, asyncio.CancelledError):
             _kill_group(proc.pid)
         _kill_group(proc.pid)  # stragglers in the group that ignored SIGTERM
+        await _group_gone(proc.pid)
         raise
     result = Result(tuple(argv), returncode, "".join(chunks))
     if check and returncode != 0:
-        raise CommandFailed(argv, returncode, result.output)
+        raise CommandFailed(_redacted(argv), returncode, result.output)
     return result

@@ -95,18 +95,16 @@ class StreamRedactor:
         if hold == 0:
             self._pending = ""
             return self._redactor.redact(text)
-        # Emit up to the last newline that leaves at least `hold` characters pending, so that a secret
-        # starting in the emitted part is complete in it.
+        # Emit all but the last `hold` characters: a secret starting in the emitted part is then complete in
+        # ``text``. Cutting mid-line (not at a newline) keeps a long line without newlines from piling up.
         cut = len(text) - hold
-        newline = text.rfind("\n", 0, cut)
-        cut = newline + 1 if newline >= 0 else 0
-        if cut == 0:
+        if cut <= 0:
             self._pending = text
             return ""
         head = text[:cut]
         safe = self._redactor.redact(text)  # redact the whole so a secret spanning the cut is masked once
         if self._redactor.redact(head) + self._redactor.redact(text[cut:]) != safe:
-            # A secret straddles the cut: keep it all pending until a later newline.
+            # A secret straddles the cut: keep it all pending; the next piece moves the cut past it.
             self._pending = text
             return ""
         self._pending = text[cut:]

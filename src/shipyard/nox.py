@@ -154,6 +154,10 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
     """
     path = Path(pyproject)
     wanted = nox.project.python_versions(nox.project.load_toml(path))
+    if os.environ.get("SHIPYARD_LIST_ALL_PYTHONS"):
+        # Listing for CI (`shipyard ci generate`/`check`): every supported version, installed here or not, so the
+        # generated matrix does not depend on the machine that generated it.
+        return list(wanted)
     present = _present_interpreters(wanted, cache_dir=path.parent / ".nox")
     skipped = [v for v in wanted if v not in present]
     if skipped:

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
+from shipyard.tasks import _check, _ci, _deploy, _images
 from shipyard.tasks._base import shipyard_task
 
 __all__ = ["ns", "shipyard_task"]
 
 ns = Collection()
+for _task in _deploy.TASKS:
+    ns.add_task(_task)
+ns.add_task(_check.check)
+ns.add_collection(_images.collection())
+ns.add_collection(_ci.collection())

@@ -5,6 +5,17 @@ Each capability adds its helpers in a private module here and re-exports them be
 
 from __future__ import annotations
 
+from shipyard.testing._aws import MotoServer, moto_server
+from shipyard.testing._docker import FaultProxy, LocalRegistry
+from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project
 from shipyard.testing._ports import free_port
 
-__all__ = ["free_port"]
+__all__ = [
+    "FaultProxy",
+    "LocalRegistry",
+    "MotoServer",
+    "RecordingReporter",
+    "StageEvent",
+    "free_port",
+    "moto_server",
+]

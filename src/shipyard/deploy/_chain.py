@@ -1,0 +1,109 @@
+"""``invoke deploy --env X`` end to end, as stages on the pipeline engine: image -> push -> deploy -> verify.
+
+``image`` builds the service's wheel (the build session's artifact) and the image (the classic builder's layer
+cache makes an unchanged build quick). ``push`` is skipped when the registry already holds that digest.
+``deploy`` is never cached. ``verify`` asks the target what runs and checks it is the deployed image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+from typing import Any
+
+from shipyard._errors import DeployError
+from shipyard._pyproject import find_root
+from shipyard.deploy._config import Environment
+from shipyard.deploy._flow import deploy, make_target
+from shipyard.deploy._model import DeployResult
+
+__all__ = ["deploy_chain", "pushed_reference"]
+
+_MANIFESTS = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+    ]
+)
+
+
+def pushed_reference(client: Any, image_id: str, repository: str) -> str | None:
+    """``repository@sha256:...`` if this image was pushed there before and the registry still has it."""
+    attrs = client.images.get(image_id).attrs
+    for ref in attrs.get("RepoDigests") or []:
+        repo, _, digest = ref.partition("@")
+        if repo != repository:
+            continue
+        registry, _, name = repo.partition("/")
+        request = urllib.request.Request(
+            f"http://{registry}/v2/{name}/manifests/{digest}", method="HEAD", headers={"Accept": _MANIFESTS}
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=5) as response:
+                if response.status == 200:
+                    return str(ref)
+        except OSError:
+            return None
+    return None
+
+
+def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
+    """Build what is missing, push it, deploy it by digest, verify it. Returns the deploy's result."""
+    from shipyard.images import build_image, load_image, push_image
+    from shipyard.pipeline import ImageArtifact, Pipeline, StageContext, run_pipeline
+
+    root = find_root()
+    if not env.registry:
+        raise DeployError(f"{env.file}: tool.shipyard.environments.{env.name}.registry: set it to deploy by digest")
+    config = load_image(env.image, root=root)
+    pipeline = Pipeline(f"deploy-{env.name}")
+    outcome: dict[str, DeployResult] = {}
+    built_holder: dict[str, Any] = {}
+
+    @pipeline.stage(produces="image", cpu=True)
+    async def image(ctx: StageContext) -> dict[str, object]:
+        built = await asyncio.to_thread(build_image, config, build_wheel=True)
+        built_holder["built"] = built
+        ctx.summary = f"built {built.id[:19]}"
+        return {"image": ImageArtifact(built.image, built.id)}
+
+    @pipeline.stage(consumes="image", produces="reference")
+    async def push(ctx: StageContext) -> dict[str, object]:
+        import docker
+
+        artifact = ctx.input("image")
+        client = docker.from_env()
+        repository = f"{env.registry.rstrip('/')}/{config.repository}"
+        existing = await asyncio.to_thread(pushed_reference, client, artifact.digest, repository)
+        if existing:
+            ctx.summary = f"{existing} already in the registry: push skipped"
+            return {"reference": existing}
+        if dry_run:
+            raise DeployError("dry-run: the image is not in the registry yet; deploy once, or pass --image")
+        pushed = await asyncio.to_thread(push_image, built_holder["built"], env.registry)
+        ctx.summary = f"pushed {pushed.reference}"
+        return {"reference": pushed.reference}
+
+    @pipeline.stage(name="deploy", consumes="reference", produces="result")
+    async def deploy_stage(ctx: StageContext) -> dict[str, object]:
+        result = await asyncio.to_thread(deploy, env, ctx.input("reference"), dry_run=dry_run)
+        outcome["result"] = result
+        ctx.summary = f"{result.result}: {result.image}"
+        return {"result": result.result}
+
+    @pipeline.stage(consumes="result")
+    async def verify(ctx: StageContext) -> None:
+        result = outcome["result"]
+        if not result.ok or dry_run:
+            ctx.summary = "skipped"
+            return
+        info = await asyncio.to_thread(lambda: make_target(env).status())
+        if info.get("image") != result.image or info.get("healthy") is False:
+            raise DeployError(f"verify: {env.name} runs {info.get('image')!r}, expected {result.image!r}")
+        ctx.summary = f"{env.name} serves {result.image}"
+
+    run_pipeline(pipeline, root=root)
+    return outcome["result"]

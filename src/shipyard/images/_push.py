@@ -1,0 +1,200 @@
+"""Pushing built images to a registry: explicit auth, every stream line parsed, transient faults retried.
+
+A push succeeds only when its stream ends with a manifest digest and carries no error line. Transient faults
+(connection errors, timeouts, HTTP 5xx and 429) are retried by stamina with exponential backoff and jitter,
+bounded in attempts and in time; "denied"/"unauthorized" never are. The result's identity is the digest
+reference ``registry/repo@sha256:...``, which is what later stages deploy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shipyard._errors import ImageError
+from shipyard._logging import get_logger
+from shipyard._secrets import redact
+from shipyard.images._auth import Credentials, default_credentials
+from shipyard.images._client import api_client
+from shipyard.images._errors import PushFailed
+from shipyard.images._stream import PushStream
+from shipyard.images._types import BuiltImage, PushedImage
+
+if TYPE_CHECKING:
+    import docker
+
+__all__ = ["RetryPolicy", "is_transient_message", "push_image", "push_images"]
+
+
+def _log() -> Any:
+    # Looked up per call, not at import: the CLI configures structlog after importing this module.
+    return get_logger("images")
+
+
+_PERMANENT = re.compile(r"denied|unauthori[sz]ed|authentication required|no basic auth|forbidden", re.IGNORECASE)
+_TRANSIENT = re.compile(
+    r"\b(5\d\d|429)\b|too many requests|service unavailable|bad gateway|gateway time-?out|internal server error"
+    r"|connection refused|connection reset|broken pipe|\bEOF\b|timeout|timed out|no route to host"
+    r"|server misbehaving|use of closed network connection",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try a push: attempts and total seconds bound it; backoff grows from ``wait_initial``."""
+
+    attempts: int = 5
+    timeout: float = 120.0
+    wait_initial: float = 0.5
+    wait_max: float = 8.0
+    wait_jitter: float = 1.0
+    #: The longest silence allowed on the push stream before the attempt counts as timed out.
+    read_timeout: float = 120.0
+
+
+def is_transient_message(message: str) -> bool:
+    """True when a registry error reads as a passing fault (5xx, 429, a dropped or refused connection)."""
+    return not _PERMANENT.search(message) and bool(_TRANSIENT.search(message))
+
+
+def push_image(
+    image: BuiltImage,
+    registry: str,
+    *,
+    credentials: Credentials | None = None,
+    client: docker.APIClient | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+) -> PushedImage:
+    """Push every tag of ``image`` to ``registry`` (``host[:port]``); return its digest identity."""
+    registry = registry.rstrip("/")
+    repository = f"{registry}/{image.image}"
+    credentials = credentials or default_credentials(registry)
+    api = client or api_client(timeout=policy.read_timeout)
+    try:
+        digest: str | None = None
+        attempts = 0
+        for tag in image.tag_names:
+            api.tag(image.id, repository, tag=tag)
+            pushed, used = _push_tag(api, repository, tag, registry=registry, credentials=credentials, policy=policy)
+            attempts += used
+            if digest is not None and pushed != digest:
+                raise ImageError(f"push of {repository}: tag {tag} got digest {pushed}, the others {digest}")
+            digest = pushed
+    finally:
+        if client is None:
+            api.close()
+    if digest is None:
+        raise ImageError(f"image {image.name} has no tags to push; build it first")
+    _log().info("image.push.done", image=image.name, reference=f"{repository}@{digest}", attempts=attempts)
+    return PushedImage(
+        built=image,
+        registry=registry,
+        repository=repository,
+        digest=digest,
+        tags=tuple(f"{repository}:{tag}" for tag in image.tag_names),
+        attempts=attempts,
+    )
+
+
+def push_images(
+    images: Sequence[BuiltImage],
+    registry: str,
+    *,
+    credentials: Credentials | None = None,
+    client_factory: Callable[[], docker.APIClient] | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    max_workers: int = 4,
+) -> list[PushedImage]:
+    """Push several images at once (one client per push); results in the order given.
+
+    Every push runs to its end; then the first failure is raised, saying how many failed.
+    """
+
+    def one(image: BuiltImage) -> PushedImage:
+        client = client_factory() if client_factory else api_client(timeout=policy.read_timeout)
+        try:
+            return push_image(image, registry, credentials=credentials, client=client, policy=policy)
+        finally:
+            client.close()
+
+    if not images:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(images))), thread_name_prefix="push") as pool:
+        futures = [pool.submit(one, image) for image in images]
+    failures = [future.exception() for future in futures if future.exception() is not None]
+    if failures:
+        first = failures[0]
+        if len(images) == 1 or not isinstance(first, ImageError):
+            raise first  # type: ignore[misc]
+        raise ImageError(f"{len(failures)} of {len(images)} pushes failed; first: {first}") from first
+    return [future.result() for future in futures]
+
+
+def _push_tag(
+    api: docker.APIClient, repository: str, tag: str, *, registry: str, credentials: Credentials, policy: RetryPolicy
+) -> tuple[str, int]:
+    import stamina
+
+    started = time.monotonic()
+    attempts = 0
+    try:
+        for attempt in stamina.retry_context(
+            on=_should_retry,
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            with attempt:
+                attempts += 1
+                return _push_once(api, repository, tag, registry, credentials), attempts
+    except PushFailed as exc:
+        elapsed = time.monotonic() - started
+        kind = "transient fault, gave up" if exc.transient else "not retried"
+        raise PushFailed(
+            f"push of {repository}:{tag} to registry {registry} failed after {attempts} attempt(s) in "
+            f"{elapsed:.1f}s ({kind}): {exc}",
+            registry=registry,
+            transient=exc.transient,
+            log_tail=exc.log_tail,
+        ) from exc
+    raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+
+def _should_retry(exc: Exception) -> bool:
+    if isinstance(exc, PushFailed) and exc.transient:
+        _log().info("image.push.retry", registry=exc.registry, reason=str(exc))
+        return True
+    return False
+
+
+def _push_once(api: docker.APIClient, repository: str, tag: str, registry: str, credentials: Credentials) -> str:
+    import docker.errors
+    import requests
+
+    stream = PushStream()
+    try:
+        for line in api.push(
+            repository, tag=tag, stream=True, decode=True, auth_config=credentials.auth_config(registry)
+        ):
+            stream.feed(line)
+    except docker.errors.APIError as exc:
+        status = exc.status_code or 0
+        message = redact(" ".join(str(exc.explanation or exc).split()))
+        raise PushFailed(message, registry=registry, transient=status >= 500 or status == 429) from exc
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise PushFailed(f"{type(exc).__name__}: {exc}", registry=registry, transient=True) from exc
+    if stream.error is not None:
+        message = redact(" ".join(stream.error.split()))
+        raise PushFailed(message, registry=registry, transient=is_transient_message(message), log_tail=stream.tail)
+    if stream.digest is None:
+        raise PushFailed(
+            "the push stream ended without a digest", registry=registry, transient=True, log_tail=stream.tail
+        )
+    return stream.digest

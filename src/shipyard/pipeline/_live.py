@@ -1,0 +1,90 @@
+"""The terminal view: a rich live table (stage, state, elapsed, cache), then any failing output in full."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from shipyard._secrets import redact
+from shipyard.pipeline._model import StageResult, StageState
+
+if TYPE_CHECKING:
+    from shipyard.pipeline._graph import Graph
+    from shipyard.pipeline._report import RunReport
+
+__all__ = ["LiveReporter"]
+
+_STYLE = {
+    StageState.PENDING: "dim",
+    StageState.RUNNING: "cyan",
+    StageState.PASSED: "green",
+    StageState.CACHED: "green",
+    StageState.FAILED: "bold red",
+    StageState.CANCELLED: "yellow",
+    StageState.SKIPPED: "dim",
+}
+
+
+class LiveReporter:
+    """Redraws a table while the run goes on; prints the failing stages' output once it is over."""
+
+    def __init__(self, stream: TextIO, *, force_terminal: bool | None = None, width: int | None = None) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=stream, force_terminal=force_terminal, width=width, highlight=False)
+        self._results: dict[str, StageResult] = {}
+        self._last_line: dict[str, str] = {}
+        self._live: Any = None
+        self._name = ""
+
+    def _render(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=redact(f"pipeline {self._name}"), title_justify="left", expand=False)
+        for column in ("stage", "state", "elapsed", "cache", "last output"):
+            table.add_column(column, no_wrap=column != "last output", overflow="ellipsis")
+        now = time.time()
+        for name, r in self._results.items():
+            elapsed = "" if r.start is None else f"{(r.end or now) - r.start:5.1f}s"
+            cache = {"hit": "hit", "miss": "miss", "forced": "forced", "off": ""}.get(r.cache, r.cache)
+            table.add_row(
+                Text(redact(name)),
+                Text(r.state.value, style=_STYLE[r.state]),
+                elapsed,
+                cache,
+                Text(redact(self._last_line.get(name, "")) if r.state is StageState.RUNNING else redact(r.summary)),
+            )
+        return table
+
+    def run_started(self, name: str, graph: Graph) -> None:
+        from rich.live import Live
+
+        self._name = name
+        self._results = {stage: StageResult(stage) for stage in graph.order}
+        self._live = Live(get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False)
+        self._live.start()
+
+    def stage_started(self, result: StageResult) -> None:
+        self._results[result.name] = result
+
+    def stage_output(self, stage: str, line: str) -> None:
+        self._last_line[stage] = line[:200]
+
+    def stage_finished(self, result: StageResult) -> None:
+        self._results[result.name] = result
+
+    def run_finished(self, report: RunReport) -> None:
+        for r in report.stages:
+            self._results[r.name] = r
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        from rich.rule import Rule
+        from rich.text import Text
+
+        for r in report.failed:
+            self.console.print(Rule(Text(redact(f"{r.name} failed: {r.error}"), style="bold red")))
+            self.console.print(Text(redact(r.output.rstrip())), soft_wrap=True)
+        if report.critical_path:
+            self.console.print(Text(redact(f"critical path: {' -> '.join(report.critical_path)}"), style="dim"))

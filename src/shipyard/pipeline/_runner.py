@@ -1,0 +1,279 @@
+"""Running a planned graph: concurrency, the CPU bound, fail-fast, keep-going, timeouts, retries and cache.
+
+Each stage is one task of an ``asyncio.TaskGroup``; it waits for its upstream stages, then (if CPU-heavy) for
+a slot of the CPU semaphore. The first failure raises ``_FailFast`` out of its task, which makes the group
+cancel every other stage: their subprocess groups are terminated by ``shipyard._command.run_async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard._errors import PipelineError, ShipyardError
+from shipyard._secrets import redact
+from shipyard.pipeline._cache import CacheEntry, CacheStore, KeyParts, LocalStore, compute_parts, explain
+from shipyard.pipeline._cleanup import CleanupRegistry, cleanups
+from shipyard.pipeline._context import StageContext
+from shipyard.pipeline._graph import Graph, critical_path
+from shipyard.pipeline._model import FileArtifact, StageResult, StageSpec, StageState
+from shipyard.pipeline._report import RunReport
+from shipyard.pipeline._reporters import Reporter, Reporters
+
+__all__ = ["RunOptions", "StageTimeout", "execute"]
+
+
+class StageTimeout(PipelineError):
+    """A stage ran longer than its declared timeout and was cancelled."""
+
+
+class _FailFast(Exception):
+    """Raised out of a failed stage's task so the TaskGroup cancels the rest."""
+
+
+@dataclass
+class RunOptions:
+    """How to run: the knobs of ``invoke check`` and friends.
+
+    ``store`` defaults to the local store under ``<root>/.shipyard/cache``; ``reporters`` to
+    ``default_reporters()``; ``cpu_limit`` to the CPU count; ``report_dir`` to ``<root>/.shipyard/runs``.
+    """
+
+    root: Path = field(default_factory=Path.cwd)
+    keep_going: bool = False
+    use_cache: bool = True
+    explain: bool = False
+    cpu_limit: int | None = None
+    store: CacheStore | None = None
+    reporters: list[Reporter] | None = None
+    environ: Mapping[str, str] | None = None
+    report_dir: Path | None = None
+    cleanup: CleanupRegistry = field(default_factory=lambda: cleanups)
+
+
+class _Run:
+    def __init__(self, name: str, graph: Graph, options: RunOptions, reporter: Reporters) -> None:
+        self.name = name
+        self.graph = graph
+        self.options = options
+        self.root = options.root.resolve()
+        self.reporter = reporter
+        self.environ = os.environ if options.environ is None else options.environ
+        self.local = LocalStore(self.root / ".shipyard" / "cache")
+        self.store: CacheStore = options.store or self.local
+        self.results = {name: StageResult(name) for name in graph.order}
+        self.done = {name: asyncio.Event() for name in graph.order}
+        self.keys: dict[str, str] = {}
+        self.artifacts: dict[str, Any] = {}
+        self.cpu = asyncio.Semaphore(options.cpu_limit or os.cpu_count() or 1)
+
+    async def stage(self, name: str) -> None:
+        spec = self.graph.stages[name]
+        result = self.results[name]
+        try:
+            for dep in self.graph.upstream[name]:
+                await self.done[dep].wait()
+            failed_deps = [
+                d
+                for d in self.graph.upstream[name]
+                if self.results[d].state not in (StageState.PASSED, StageState.CACHED)
+            ]
+            if failed_deps:
+                result.state = StageState.SKIPPED
+                result.error = f"not run: upstream stage {failed_deps[0]!r} did not pass"
+                self.reporter.stage_finished(result)
+                return
+            await self._run_stage(spec, result)
+        except asyncio.CancelledError:
+            if result.state in (StageState.PENDING, StageState.RUNNING):
+                result.state = StageState.CANCELLED
+                if result.start is not None:
+                    result.end = time.time()
+                self.reporter.stage_finished(result)
+            raise
+        finally:
+            self.done[name].set()
+        if result.state is StageState.FAILED and not self.options.keep_going:
+            raise _FailFast(name)
+
+    async def _run_stage(self, spec: StageSpec, result: StageResult) -> None:
+        parts = self._key(spec, result)
+        entry = await self._lookup(spec, parts, result) if parts is not None else None
+        if entry is not None:
+            self._restore(spec, entry, result)
+            return
+        lines: list[str] = []
+
+        def emit(line: str) -> None:
+            line = redact(line)
+            lines.append(line)
+            self.reporter.stage_output(spec.name, line)
+
+        ctx = StageContext(
+            spec.name,
+            root=self.root,
+            inputs={artifact: self.artifacts[artifact] for artifact in spec.consumes},
+            env={name: self.environ[name] for name in spec.env if name in self.environ},
+            params=spec.params,
+            emit=emit,
+            cleanups=self.options.cleanup,
+        )
+        slot = self.cpu if spec.cpu else contextlib.nullcontext()
+        async with slot:
+            result.state = StageState.RUNNING
+            result.start = time.time()
+            self.reporter.stage_started(result)
+            try:
+                outputs = await self._call(spec, ctx, result)
+            except Exception as exc:  # noqa: BLE001 - any stage error is the stage's failure, reported in full
+                output = getattr(exc, "output", "")
+                if output and not lines:
+                    lines.extend(redact(str(output)).splitlines())
+                message = str(exc) if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
+                self._fail(result, message, lines)
+            else:
+                result.end = time.time()
+                result.state = StageState.PASSED
+                result.outputs = outputs
+                result.summary = redact(ctx.summary)
+                result.output = "\n".join(lines)
+                self._publish(spec, outputs)
+                if parts is not None:
+                    await self._save(spec, parts, result)
+            self.reporter.stage_finished(result)
+
+    def _key(self, spec: StageSpec, result: StageResult) -> KeyParts | None:
+        if not spec.cache:
+            self.keys[spec.name] = f"uncached:{time.time_ns()}"  # downstream caches must miss after it runs
+            return None
+        upstream_keys = {dep: self.keys.get(dep, "uncached") for dep in self.graph.upstream[spec.name]}
+        parts = compute_parts(spec, self.root, upstream_keys, self.environ)
+        result.key = parts.key
+        self.keys[spec.name] = parts.key
+        return parts
+
+    async def _lookup(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> CacheEntry | None:
+        if not self.options.use_cache:
+            result.cache = "forced"
+            return None
+        data = await asyncio.to_thread(self.store.get, parts.key)
+        entry = CacheEntry.from_bytes(data) if data is not None else None
+        if entry is None:
+            result.cache = "miss"
+            if self.options.explain:
+                result.miss_reason = explain(parts, self.local.read_last(spec.name))
+        else:
+            result.cache = "hit"
+        return entry
+
+    def _restore(self, spec: StageSpec, entry: CacheEntry, result: StageResult) -> None:
+        result.start = result.end = time.time()
+        entry.restore(self.root)
+        result.state = StageState.CACHED
+        result.outputs = dict(entry.outputs)
+        result.summary = entry.summary
+        result.output = entry.output
+        result.attempts = 0
+        self._publish(spec, result.outputs)
+        self.reporter.stage_started(result)
+        self.reporter.stage_finished(result)
+
+    async def _call(self, spec: StageSpec, ctx: StageContext, result: StageResult) -> dict[str, Any]:
+        def attempt(num: int) -> None:
+            result.attempts = num
+
+        async def body() -> dict[str, Any]:
+            returned = await spec.function(ctx)
+            return dict(returned or {})
+
+        timeout = asyncio.timeout(spec.timeout)
+        try:
+            async with timeout:
+                if spec.retry is not None:
+                    from shipyard.pipeline._retry import retry_call
+
+                    outputs = await retry_call(spec.name, spec.retry, body, on_attempt=attempt)
+                else:
+                    result.attempts = 1
+                    outputs = await body()
+        except TimeoutError:
+            if timeout.expired():
+                raise StageTimeout(
+                    f"stage {spec.name!r} timed out after {spec.timeout:g} s and was cancelled"
+                ) from None
+            raise
+        missing = [name for name in spec.produces if name not in outputs]
+        extra = [name for name in outputs if name not in spec.produces]
+        if missing or extra:
+            raise PipelineError(
+                f"stage {spec.name!r} must return exactly its declared outputs {list(spec.produces)}; "
+                f"missing {missing}, undeclared {extra}"
+            )
+        for value in outputs.values():
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(item, FileArtifact) and not (self.root / item.path).is_file():
+                    raise PipelineError(f"stage {spec.name!r} returned file {item.path!r}, which does not exist")
+        return outputs
+
+    def _fail(self, result: StageResult, message: str, lines: list[str]) -> None:
+        result.end = time.time()
+        result.state = StageState.FAILED
+        result.error = redact(message)
+        result.output = "\n".join(lines)
+
+    def _publish(self, spec: StageSpec, outputs: Mapping[str, Any]) -> None:
+        for name in spec.produces:
+            self.artifacts[name] = outputs[name]
+
+    async def _save(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> None:
+        entry = CacheEntry.capture(
+            parts.key, spec.name, outputs=result.outputs, summary=result.summary, output=result.output, root=self.root
+        )
+        await asyncio.to_thread(self.store.put, parts.key, entry.to_bytes())
+        self.local.write_last(spec.name, parts)
+
+
+async def execute(name: str, graph: Graph, options: RunOptions) -> RunReport:
+    """Run ``graph``; return its report (written under ``.shipyard/runs``). Cancellation propagates after the
+    report is written and the cleanup hooks have run."""
+    from shipyard.pipeline._reporters import default_reporters
+
+    reporter = Reporters(options.reporters if options.reporters is not None else default_reporters())
+    run = _Run(name, graph, options, reporter)
+    started = time.time()
+    reporter.run_started(name, graph)
+    outcome = "passed"
+    try:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for stage in graph.order:
+                    group.create_task(run.stage(stage), name=f"stage:{stage}")
+        except* _FailFast:
+            outcome = "failed"
+    except BaseException:
+        outcome = "interrupted"
+        raise
+    finally:
+        for result in run.results.values():
+            if result.state in (StageState.PENDING, StageState.RUNNING):
+                result.state = StageState.CANCELLED
+        if outcome == "passed" and any(r.state is StageState.FAILED for r in run.results.values()):
+            outcome = "failed"
+        report = RunReport(
+            pipeline=name,
+            started=started,
+            ended=time.time(),
+            result=outcome,
+            stages=[run.results[s] for s in graph.order],
+            critical_path=critical_path(graph, run.results),
+        )
+        await asyncio.shield(options.cleanup.run_all())
+        report.write(options.report_dir or run.root / ".shipyard" / "runs")
+        reporter.run_finished(report)
+    return report

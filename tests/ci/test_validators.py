@@ -1,0 +1,60 @@
+"""The generated workflows pass zizmor (offline), actionlint and the GitHub workflow JSON schema."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from shipyard.ci import generate
+
+from .conftest import DEPLOYING_CONFIG, ROOT, MakeProject
+
+
+@pytest.fixture(params=["fixture project", "this repository"])
+def workflow_files(request: pytest.FixtureRequest, make_project: MakeProject) -> list[str]:
+    if request.param == "this repository":
+        root = ROOT
+    else:
+        root = make_project(config=DEPLOYING_CONFIG)
+        generate(root)
+    files = sorted(str(p) for p in (root / ".github/workflows").glob("*.yml"))
+    assert len(files) == 2, files  # ci.yml and deploy.yml
+    return files
+
+
+def _run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
+
+
+def test_zizmor_has_no_findings(zizmor: list[str], workflow_files: list[str]) -> None:
+    done = _run([*zizmor, *workflow_files])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout
+
+
+def test_actionlint_has_no_findings(actionlint: list[str], workflow_files: list[str]) -> None:
+    done = _run([*actionlint, *workflow_files])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "actionlint: 0 finding(s) in 2 file(s)" in done.stderr
+
+
+def test_workflow_schema_validates(check_jsonschema: list[str], workflow_files: list[str]) -> None:
+    done = _run([*check_jsonschema, *workflow_files])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_validators_do_catch_problems(
+    zizmor: list[str], actionlint: list[str], check_jsonschema: list[str], tmp_path: Path
+) -> None:
+    # Guards the three tests above against a validator that passes everything.
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: echo ${{ matrix.nope }}\n"
+    )
+    assert _run([*zizmor, str(bad)]).returncode != 0
+    assert _run([*actionlint, str(bad)]).returncode == 1
+    bad.write_text("on: push\njobs:\n  a:\n    steps: 3\n")
+    assert _run([*check_jsonschema, str(bad)]).returncode != 0

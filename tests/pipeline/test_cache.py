@@ -1,0 +1,126 @@
+"""The content-addressed cache: hits skip and restore, declared inputs miss with a reason, undeclared don't."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard.pipeline import FileArtifact, Pipeline, RunOptions, StageContext, StageState
+
+runs: list[str] = []
+
+
+def build_pipeline() -> Pipeline:
+    p = Pipeline("p")
+
+    @p.stage(files=["src/*.py"], env=["MODE"], produces="wheel", cache=True)
+    async def build(ctx: StageContext) -> dict[str, object]:
+        runs.append("build")
+        out = ctx.root / "dist" / "app.whl"
+        out.parent.mkdir(exist_ok=True)
+        out.write_bytes(b"wheel:" + (ctx.root / "src" / "app.py").read_bytes())
+        ctx.summary = "built app.whl"
+        ctx.print("compiling app.py")
+        return {"wheel": FileArtifact("dist/app.whl")}
+
+    @p.stage(consumes="wheel", cache=True)
+    async def test(ctx: StageContext) -> None:
+        runs.append("test")
+        assert (ctx.root / ctx.input("wheel").path).read_bytes().startswith(b"wheel:")
+
+    return p
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("print('v1')\n")
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    runs.clear()
+    return tmp_path
+
+
+async def test_second_run_hits_and_restores_outputs_and_summary(project: Path, options: RunOptions) -> None:
+    first = await build_pipeline().run_async(options)
+    assert runs == ["build", "test"]
+    assert first.stage("build").cache == "miss"
+    (project / "dist" / "app.whl").unlink()
+
+    second = await build_pipeline().run_async(options)
+    assert runs == ["build", "test"]  # nothing ran again
+    build = second.stage("build")
+    assert (build.state, build.cache) == (StageState.CACHED, "hit")
+    assert build.summary == "built app.whl"
+    assert build.output == "compiling app.py"
+    assert build.outputs == {"wheel": FileArtifact("dist/app.whl")}
+    assert (project / "dist" / "app.whl").read_bytes() == b"wheel:print('v1')\n"
+    assert second.stage("test").cache == "hit"
+
+
+async def test_touching_a_declared_input_misses_and_explain_names_it(project: Path, options: RunOptions) -> None:
+    options.explain = True
+    await build_pipeline().run_async(options)
+    (project / "src" / "app.py").write_text("print('v2')\n")
+    report = await build_pipeline().run_async(options)
+    assert runs == ["build", "test", "build", "test"]
+    assert report.stage("build").miss_reason == "file src/app.py changed"
+    assert report.stage("test").miss_reason == "upstream stage build changed"
+
+
+async def test_env_lockfile_and_added_files_explain(project: Path, options: RunOptions) -> None:
+    options.explain = True
+    options.environ = {"MODE": "debug"}
+    await build_pipeline().run_async(options)
+    options.environ = {"MODE": "release"}
+    report = await build_pipeline().run_async(options)
+    assert report.stage("build").miss_reason == "env var MODE changed"
+    (project / "uv.lock").write_text("version = 2\n")
+    report = await build_pipeline().run_async(options)
+    assert report.stage("build").miss_reason == "uv.lock changed"
+    (project / "src" / "new.py").write_text("")
+    report = await build_pipeline().run_async(options)
+    assert report.stage("build").miss_reason == "file src/new.py was added"
+
+
+async def test_undeclared_file_does_not_enter_the_key(project: Path, options: RunOptions) -> None:
+    await build_pipeline().run_async(options)
+    (project / "README.md").write_text("changed, but no stage declared it\n")
+    (project / "src" / "__pycache__").mkdir()
+    (project / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    report = await build_pipeline().run_async(options)
+    assert report.stage("build").cache == "hit"
+    assert runs == ["build", "test"]
+
+
+async def test_no_cache_forces_a_run(project: Path, options: RunOptions) -> None:
+    await build_pipeline().run_async(options)
+    options.use_cache = False
+    report = await build_pipeline().run_async(options)
+    assert runs == ["build", "test", "build", "test"]
+    assert report.stage("build").cache == "forced"
+
+
+async def test_code_change_misses(project: Path, options: RunOptions) -> None:
+    options.explain = True
+    await build_pipeline().run_async(options)
+    p = build_pipeline()
+    p.replace("build", version="2")
+    report = await p.run_async(options)
+    assert report.stage("build").miss_reason == "the stage's code or version changed"
+
+
+async def test_failed_stage_is_not_cached(project: Path, options: RunOptions) -> None:
+    attempts: list[int] = []
+    p = Pipeline("p")
+
+    @p.stage(cache=True)
+    async def flaky(ctx: StageContext) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first run fails")
+
+    await p.run_async(options, check=False)
+    report = await p.run_async(options)
+    assert report.stage("flaky").cache == "miss"
+    assert len(attempts) == 2
