@@ -72,9 +72,10 @@ def test_wrong_credentials_fail_fast_without_retries(tiny_project: Any, janitor:
     assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_push_through_a_faulty_proxy_succeeds_by_retrying(tiny_project: Any, janitor: Any, registry: Any) -> None:
     built = _tiny_image(tiny_project, janitor)
-    with FaultProxy(registry.address, fail_first=2, fail_rate=0.15, seed=3) as proxy:
+    with FaultProxy(registry.address, fail_first=3, fail_rate=0.05, seed=3) as proxy:
         pushed = push_image(built, proxy.address, policy=FAST)
         janitor.tags += list(pushed.tags)
     assert proxy.faults >= 2

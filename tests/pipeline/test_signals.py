@@ -81,10 +81,10 @@ def test_signal_cancels_run_kills_tree_runs_cleanup_exits_130(tmp_path: Path, si
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, out
-    assert f"prog: error: pipeline 'sig' interrupted by {signal.Signals(signum).name}" in out
+    assert f"prog: error: pipeline 'sig' interrupted by {signal.Signals(signum).name}" in out, out
     time.sleep(0.1)
-    assert [pid for pid in pids if _alive(pid)] == []  # no orphans: child and grandchild are gone
-    assert (tmp_path / "cleaned").read_text() == "container removed"
+    assert [pid for pid in pids if _alive(pid)] == [], out  # no orphans: child and grandchild are gone
+    assert (tmp_path / "cleaned").read_text() == "container removed", out
     report = json.loads((tmp_path / ".shipyard" / "runs" / "latest.json").read_text())
     assert report["result"] == "interrupted"
     assert {s["state"] for s in report["stages"]} == {"cancelled"}

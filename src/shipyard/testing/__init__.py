@@ -9,13 +9,17 @@ from shipyard.testing._aws import MotoServer, moto_server
 from shipyard.testing._docker import FaultProxy, LocalRegistry
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project
 from shipyard.testing._ports import free_port
+from shipyard.testing._projects import Project, make_project
 
 __all__ = [
     "FaultProxy",
     "LocalRegistry",
     "MotoServer",
+    "Project",
     "RecordingReporter",
     "StageEvent",
     "free_port",
+    "make_check_project",
+    "make_project",
     "moto_server",
 ]
