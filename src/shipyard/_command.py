@@ -6,7 +6,6 @@ in a new process group so that cancellation can terminate the whole tree, never 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -117,6 +116,8 @@ def _group_alive(pgid: int) -> bool:
 
 
 async def _group_gone(pgid: int, within: float = 1.0) -> None:
+    import asyncio  # lazily: `import shipyard.nox` must not pay ~14 ms for asyncio
+
     # SIGKILL is delivered asynchronously: give the kernel a moment so that "cancelled" means "gone".
     deadline = asyncio.get_running_loop().time() + within
     while _group_alive(pgid) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - kernel state
@@ -136,6 +137,8 @@ async def run_async(
 
     ``on_output`` receives redacted output lines as they arrive (for live views and structured logs).
     """
+    import asyncio  # lazily: `import shipyard.nox` must not pay ~14 ms for asyncio
+
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
