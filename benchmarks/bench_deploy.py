@@ -20,7 +20,7 @@ import uuid
 
 from shipyard.deploy import deploy, load_environments
 from shipyard.deploy._health import wait_healthy
-from shipyard.testing import free_port
+from shipyard.testing import free_port, remove_environment
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -79,11 +79,7 @@ def main(argv: list[str]) -> int:
                 probes.append(counts["ok"] + counts["failed"])
             assert result.ok, result.reason
     finally:
-        for c in client.containers.list(all=True, filters={"label": f"shipyard.env={name}"}):
-            c.remove(force=True)
-        for extra in (f"shipyard-lock-{name}", f"shipyard-state-{name}"):
-            for c in client.containers.list(all=True, filters={"name": f"^/{extra}$"}):
-                c.remove(force=True)
+        remove_environment(client, name)
     b, d = statistics.median(bare), statistics.median(deploys)
     print(f"{'measurement (median of ' + str(runs) + ')':44} {'value':>10}")
     print(f"{'bare start to healthy (service itself)':44} {b:9.2f}s")

@@ -28,7 +28,7 @@ from typing import Any
 from shipyard import _pyproject
 from shipyard._errors import SyncError
 
-__all__ = ["Fingerprint", "Selection", "compute", "read_recorded", "record", "workspace_pyprojects"]
+__all__ = ["Fingerprint", "Selection", "compute", "read_recorded", "record"]
 
 #: Where a synced venv keeps the fingerprint of its last successful sync.
 RECORD_NAME = ".shipyard-sync.json"
@@ -82,20 +82,6 @@ def _stat_identity(path: Path) -> str:
     return f"{real}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def workspace_pyprojects(root: Path) -> list[Path]:
-    """The root pyproject.toml and those of its uv workspace members (globs expanded, excludes applied)."""
-    data = _pyproject.load(root / "pyproject.toml")
-    workspace = data.get("tool", {}).get("uv", {}).get("workspace", {})
-    excluded = {p.resolve() for pattern in workspace.get("exclude", []) for p in root.glob(pattern)}
-    members = sorted(
-        p / "pyproject.toml"
-        for pattern in workspace.get("members", [])
-        for p in root.glob(pattern)
-        if p.resolve() not in excluded and (p / "pyproject.toml").is_file()
-    )
-    return [root / "pyproject.toml", *members]
-
-
 def _resolution_tables(data: Mapping[str, Any]) -> dict[str, Any]:
     project = data.get("project", {})
     return {
@@ -114,7 +100,8 @@ def compute(root: Path, selection: Selection, venv: Path, uv_binary: Path) -> Fi
     except FileNotFoundError as exc:
         raise SyncError(f"{lock} does not exist: run `uv lock` to create it") from exc
     tables = {
-        str(path.relative_to(root)): _resolution_tables(_pyproject.load(path)) for path in workspace_pyprojects(root)
+        str(path.relative_to(root)): _resolution_tables(_pyproject.load(path))
+        for path in _pyproject.workspace_pyprojects(root)
     }
     try:
         pyvenv = (venv / "pyvenv.cfg").read_text()

@@ -14,7 +14,7 @@ from typing import Any
 
 from shipyard._errors import ConfigError
 
-__all__ = ["Field", "find_root", "load", "validate_table"]
+__all__ = ["Field", "find_root", "load", "validate_table", "workspace_pyprojects"]
 
 PYPROJECT = "pyproject.toml"
 
@@ -92,3 +92,17 @@ def validate_table(table: object, fields: Mapping[str, Field], *, file: str, key
 
 def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
+
+
+def workspace_pyprojects(root: Path) -> list[Path]:
+    """The root pyproject.toml and those of its uv workspace members (globs expanded, excludes applied)."""
+    data = load(root / PYPROJECT)
+    workspace = data.get("tool", {}).get("uv", {}).get("workspace", {})
+    excluded = {p.resolve() for pattern in workspace.get("exclude", []) for p in root.glob(pattern)}
+    members = sorted(
+        p / PYPROJECT
+        for pattern in workspace.get("members", [])
+        for p in root.glob(pattern)
+        if p.resolve() not in excluded and (p / PYPROJECT).is_file()
+    )
+    return [root / PYPROJECT, *members]

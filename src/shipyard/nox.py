@@ -119,7 +119,7 @@ def sync(s: nox.Session, selection: Selection) -> None:
         if _no_install(s):
             s.warn("shipyard: environment differs from uv.lock, but -R/--no-install skips the sync")
             return
-        pyprojects = {str(p.relative_to(root)): _pyproject.load(p) for p in _fingerprint.workspace_pyprojects(root)}
+        pyprojects = {str(p.relative_to(root)): _pyproject.load(p) for p in _pyproject.workspace_pyprojects(root)}
         _uv.validate_selection(selection, pyprojects, session=s.name)
         reason = "new environment" if recorded is None else f"{', '.join(current.changed_parts(recorded))} changed"
         argv = _uv.sync_argv(uv, selection, Path(s.virtualenv.bin) / "python")

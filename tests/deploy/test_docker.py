@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.testing import MotoServer, free_port
+from shipyard.testing import MotoServer, free_port, remove_environment
 
 from ._images import build_versions, remove_images
 from .conftest import Project, assert_clean_failure, unique
@@ -70,12 +70,7 @@ def docker_env(project: Project, docker_client: Any) -> Iterator[tuple[Project, 
     try:
         yield project, name, port
     finally:
-        for filters in ({"label": f"shipyard.env={name}"},):
-            for c in docker_client.containers.list(all=True, filters=filters):
-                c.remove(force=True)
-        for extra in (f"shipyard-lock-{name}", f"shipyard-state-{name}"):
-            for c in docker_client.containers.list(all=True, filters={"name": f"^/{extra}$"}):
-                c.remove(force=True)
+        remove_environment(docker_client, name)
 
 
 def get(url: str) -> tuple[int, dict[str, Any]]:
@@ -225,11 +220,7 @@ def test_a_secret_reaches_the_container_and_nowhere_else(
         assert SECRET not in everything
         assert json.loads(proc.stdout)["ok"] is True
     finally:
-        for c in docker_client.containers.list(all=True, filters={"label": f"shipyard.env={name}"}):
-            c.remove(force=True)
-        for extra in (f"shipyard-lock-{name}", f"shipyard-state-{name}"):
-            for c in docker_client.containers.list(all=True, filters={"name": f"^/{extra}$"}):
-                c.remove(force=True)
+        remove_environment(docker_client, name)
 
 
 def test_engine_not_reachable_is_one_line(project: Project, tmp_path: Path) -> None:

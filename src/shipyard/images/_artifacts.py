@@ -67,7 +67,7 @@ def collect(config: ImageConfig, *, dist: Path | None = None, build: bool = Fals
 def build_wheel(config: ImageConfig, dist: Path) -> Path:
     """``uv build --package <package> --wheel`` into ``dist``: what the ``build`` session does, for one package."""
     try:
-        run(["uv", "build", "--package", config.package, "--wheel", "--out-dir", str(dist)], cwd=config.root)
+        run([_uv(), "build", "--package", config.package, "--wheel", "--out-dir", str(dist)], cwd=config.root)
     except CommandFailed as exc:
         raise ImageError(f"image {config.name}: building the wheel of {config.package} failed: {exc}") from exc
     return find_wheel(config, dist)
@@ -90,7 +90,7 @@ def export_requirements(config: ImageConfig) -> str:
     with tempfile.TemporaryDirectory(prefix="shipyard-export-") as tmp:
         out = Path(tmp) / "requirements.txt"
         # --output-file, not stdout: uv prints its progress on stderr, which `run` interleaves with stdout.
-        argv = ["uv", "export", "--package", config.package, "--no-dev", "--no-emit-workspace", "--locked",
+        argv = [_uv(), "export", "--package", config.package, "--no-dev", "--no-emit-workspace", "--locked",
                 "--format", "requirements-txt", "--no-header", "--no-annotate", "--quiet",
                 "--output-file", str(out)]  # fmt: skip
         try:
@@ -138,7 +138,7 @@ def _pip() -> list[str]:
         return [sys.executable, "-m", "pip"]
     if found := shutil.which("pip3") or shutil.which("pip"):
         return [found]
-    return ["uv", "tool", "run", "--from", "pip", "pip"]
+    return [_uv(), "tool", "run", "--from", "pip", "pip"]
 
 
 def git_revision(root: Path) -> Revision | None:
@@ -149,3 +149,10 @@ def git_revision(root: Path) -> Revision | None:
     except (CommandFailed, ValueError):
         return None
     return Revision(commit=commit, dirty=bool(status), timestamp=int(timestamp))
+
+
+def _uv() -> str:
+    # The locked uv (the one nox and the sessions use), not whatever `uv` PATH finds first.
+    from shipyard._uv import find_uv
+
+    return str(find_uv())

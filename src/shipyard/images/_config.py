@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._errors import ConfigError
-from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table
+from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table, workspace_pyprojects
 
 __all__ = ["ImageConfig", "load_image", "load_images"]
 
@@ -54,7 +54,7 @@ def load_images(root: Path | None = None) -> dict[str, ImageConfig]:
     tables = data.get("tool", {}).get("shipyard", {}).get("images", {})
     if not isinstance(tables, Mapping):
         raise ConfigError("must be a table of images, one per name", file=str(path), key=TABLE)
-    members = _workspace_packages(root, data)
+    members = _workspace_packages(root)
     source_url = _source_url(data)
     return {
         name: _image(name, table, root=root, file=str(path), members=members, source_url=source_url)
@@ -126,16 +126,11 @@ def _image(
     )
 
 
-def _workspace_packages(root: Path, data: Mapping[str, Any]) -> dict[str, str]:
+def _workspace_packages(root: Path) -> dict[str, str]:
     """Package name -> version for the root project and every uv workspace member."""
     found: dict[str, str] = {}
-    projects = [data]
-    for pattern in data.get("tool", {}).get("uv", {}).get("workspace", {}).get("members", []):
-        projects += [
-            load(member / PYPROJECT) for member in sorted(root.glob(pattern)) if (member / PYPROJECT).is_file()
-        ]
-    for project in projects:
-        meta = project.get("project", {})
+    for path in workspace_pyprojects(root):
+        meta = load(path).get("project", {})
         if "name" in meta:
             found[str(meta["name"])] = str(meta.get("version", "0"))
     return found

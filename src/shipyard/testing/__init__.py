@@ -6,6 +6,7 @@ Each capability adds its helpers in a private module here and re-exports them be
 from __future__ import annotations
 
 from shipyard.testing._aws import MotoServer, moto_server
+from shipyard.testing._deploy import remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project
 from shipyard.testing._ports import free_port
@@ -22,4 +23,5 @@ __all__ = [
     "make_check_project",
     "make_project",
     "moto_server",
+    "remove_environment",
 ]
