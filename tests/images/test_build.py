@@ -76,13 +76,14 @@ def test_hello_service_builds_pushes_pulls_by_digest_and_serves(
         pushed.reference,
         detach=True,
         network_mode="host",
-        environment={"PORT": str(port), "APP_REVISION": "round-trip"},
+        environment={"PORT": str(port)},
         name=f"shipyard-test-hello-{uuid.uuid4().hex[:8]}",
     )
     janitor.containers.append(container)
     assert _wait_healthy(port).json() == {"status": "ok"}
     version = httpx.get(f"http://127.0.0.1:{port}/version", timeout=5).json()
-    assert version == {"service": "hello-service", "version": "1.0.0", "revision": "round-trip"}
+    # The image hands the commit it was built from to the service (SHIPYARD_REVISION -> APP_REVISION).
+    assert version == {"service": "hello-service", "version": "1.0.0", "revision": built.revision or "unknown"}
     # The runtime image runs as a non-root user and carries no installer, wheelhouse or build directory.
     assert container.exec_run(["id", "-u"]).output.decode().strip() == "10001"
     leftovers = container.exec_run(["sh", "-c", "ls /build /opt/pip /opt/venv/bin/pip /root/.cache/pip"])

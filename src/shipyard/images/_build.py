@@ -26,7 +26,7 @@ from shipyard.images._types import BuiltImage
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["EventSink", "build_image", "labels_for", "local_image"]
+__all__ = ["EventSink", "build_image", "labels_for", "local_image", "standard_build_args"]
 
 #: Receives each event of a running build (steps, output lines, cache hits, the error).
 EventSink = Callable[[BuildEvent], None]
@@ -71,7 +71,7 @@ def build_image(
                 fileobj=context,
                 custom_context=True,
                 dockerfile=config.dockerfile,
-                buildargs=dict(config.build_args),
+                buildargs={**standard_build_args(config, revision.label if revision else None), **config.build_args},
                 target=config.target,
                 labels=labels,
                 network_mode="none",
@@ -110,6 +110,14 @@ def build_image(
         revision=revision.label if revision else None,
         steps=tuple(stream.steps),
     )
+
+
+def standard_build_args(config: ImageConfig, revision: str | None) -> dict[str, str]:
+    """Build arguments every image gets, so a Dockerfile can hand them to the service (``ARG SHIPYARD_REVISION``).
+
+    A Dockerfile that does not declare them ignores them (the builder prints a warning, nothing more).
+    """
+    return {"SHIPYARD_REVISION": revision or "unknown", "SHIPYARD_VERSION": config.version}
 
 
 def labels_for(config: ImageConfig, revision: str | None, *, now: dt.datetime | None = None) -> dict[str, str]:
