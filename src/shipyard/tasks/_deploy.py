@@ -85,8 +85,18 @@ def status(c: Any, env: str = "", json: bool = False) -> None:
     from shipyard.deploy import status as run_status
 
     info = run_status(get_environment(env or None))
-    text = "\n".join(f"{key}: {value}" for key, value in info.items())
-    _emit(info, as_json=json, text=text)
+    _emit(info, as_json=json, text=_status_text(info))
+
+
+def _status_text(info: dict[str, Any]) -> str:
+    lines = []
+    for key, value in info.items():
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            lines.append(f"{key}:" + ("" if value else " none"))
+            lines += ["  - " + ", ".join(f"{k}={v}" for k, v in item.items()) for item in value]
+        else:
+            lines.append(f"{key}: {value}")
+    return "\n".join(lines)
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print machine-readable records", "limit": "show the last N"})
