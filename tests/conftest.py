@@ -7,24 +7,13 @@ as green.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from shipyard._secrets import registry
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
-
-
-def require(reason: str) -> None:
-    """Skip off CI, fail under CI: a test's real part is missing."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI must provide it: see ci/bootstrap.sh)", pytrace=False)
-    pytest.skip(reason)
+from shipyard.testing import require
 
 
 @pytest.fixture(scope="session")

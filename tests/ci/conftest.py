@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard._logging import in_ci
+from shipyard.testing import require
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,13 +52,6 @@ deploy = true
 """
 
 MakeProject = Callable[..., Path]
-
-
-def require(reason: str) -> None:
-    """Skip off CI, fail under CI (as tests/conftest.py does): the validators must run in CI."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI must provide it)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.testing import MotoServer, free_port, remove_environment
+from shipyard.testing import MotoServer, free_port, remove_environment, require
 
 from ._images import build_versions, remove_images
 from .conftest import Project, assert_clean_failure, unique
@@ -55,7 +55,7 @@ def images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         docker_client, tmp_path_factory.mktemp("ctx"), {"v1": {}, "v2": {}, "v3": {"APP_FAIL_HEALTH": "1"}}
     )
     if built is None:
-        pytest.skip("no Python base image (shipyard/python-base:bookworm or /tmp/pybase.tar)")
+        require("no Python base image shipyard/python-base:bookworm: run `bash ci/base-image.sh`")
     tag, ids = built
     try:
         yield ids

@@ -8,6 +8,7 @@ from __future__ import annotations
 from shipyard.testing._aws import MotoServer, moto_server
 from shipyard.testing._deploy import remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
+from shipyard.testing._parts import require
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project
 from shipyard.testing._ports import free_port
 from shipyard.testing._projects import Project, make_project
@@ -24,4 +25,5 @@ __all__ = [
     "make_project",
     "moto_server",
     "remove_environment",
+    "require",
 ]
