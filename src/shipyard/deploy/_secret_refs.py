@@ -5,7 +5,8 @@ Values are registered with Shipyard's redactor the moment they are read, before 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from shipyard._secrets import register_secret
 from shipyard.deploy._aws import aws_errors, client
@@ -13,41 +14,39 @@ from shipyard.deploy._aws import aws_errors, client
 __all__ = ["resolve_arns", "resolve_values"]
 
 
-def _split(ref: str) -> tuple[str, str]:
-    scheme, _, name = ref.partition(":")
-    return scheme, name
+def _references(secrets: Mapping[str, str], region: str) -> Iterator[tuple[str, str, str, bool, Any]]:
+    """(variable, reference, name, is_ssm, client) for each secret, one boto3 client per service."""
+    clients: dict[str, Any] = {}
+    for var, ref in secrets.items():
+        scheme, _, name = ref.partition(":")
+        service = "ssm" if scheme == "ssm" else "secretsmanager"
+        if service not in clients:
+            clients[service] = client(service, region)
+        yield var, ref, name, scheme == "ssm", clients[service]
 
 
 def resolve_values(secrets: Mapping[str, str], region: str = "") -> dict[str, str]:
     """Each variable's secret value, read through SSM (decrypted) or Secrets Manager, registered for redaction."""
     values: dict[str, str] = {}
-    clients: dict[str, object] = {}
-    for var, ref in secrets.items():
-        scheme, name = _split(ref)
+    for var, ref, name, is_ssm, api in _references(secrets, region):
         with aws_errors(f"reading secret {ref} for {var}"):
-            if scheme == "ssm":
-                ssm = clients.setdefault("ssm", client("ssm", region))
-                value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]  # type: ignore[attr-defined]
+            if is_ssm:
+                value = api.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
             else:
-                sm = clients.setdefault("sm", client("secretsmanager", region))
-                value = sm.get_secret_value(SecretId=name)["SecretString"]  # type: ignore[attr-defined]
+                value = api.get_secret_value(SecretId=name)["SecretString"]
         register_secret(value)
-        values[var] = value
+        values[var] = str(value)
     return values
 
 
 def resolve_arns(secrets: Mapping[str, str], region: str = "") -> dict[str, str]:
     """Each variable's secret ARN, for ECS ``valueFrom``: ECS reads the value itself, Shipyard never does."""
     arns: dict[str, str] = {}
-    clients: dict[str, object] = {}
-    for var, ref in secrets.items():
-        scheme, name = _split(ref)
+    for var, ref, name, is_ssm, api in _references(secrets, region):
         with aws_errors(f"looking up secret {ref} for {var}"):
-            if scheme == "ssm":
-                ssm = clients.setdefault("ssm", client("ssm", region))
-                arn = ssm.get_parameter(Name=name, WithDecryption=False)["Parameter"]["ARN"]  # type: ignore[attr-defined]
+            if is_ssm:
+                arn = api.get_parameter(Name=name, WithDecryption=False)["Parameter"]["ARN"]
             else:
-                sm = clients.setdefault("sm", client("secretsmanager", region))
-                arn = sm.describe_secret(SecretId=name)["ARN"]  # type: ignore[attr-defined]
+                arn = api.describe_secret(SecretId=name)["ARN"]
         arns[var] = str(arn)
     return arns
