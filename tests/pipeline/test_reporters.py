@@ -118,3 +118,15 @@ def test_default_reporters_follow_the_environment(tmp_path: Path, monkeypatch: p
     chosen = default_reporters(stream=io.StringIO(), environ={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": "s.md"})
     assert [type(r).__name__ for r in chosen] == ["LogReporter", "GitHubReporter"]
     assert [type(r).__name__ for r in default_reporters(stream=io.StringIO(), environ={})] == ["LogReporter"]
+
+
+def test_old_run_reports_are_pruned(tmp_path: Path) -> None:
+    from shipyard.pipeline import _report
+
+    for i in range(5):
+        (tmp_path / f"20260101T00000{i}.000000-check-1.json").write_text("{}")
+    _report._prune(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "20260101T000003.000000-check-1.json",
+        "20260101T000004.000000-check-1.json",
+    ]

@@ -105,8 +105,20 @@ class RunReport:
         latest = directory / f".latest-{os.getpid()}.tmp"
         latest.write_text(text)
         latest.replace(directory / "latest.json")
+        _prune(directory, keep=KEEP_REPORTS)
         self.path = path
         return path
+
+
+#: Reports kept per directory; older ones are deleted so `.shipyard/runs/` does not grow without bound.
+KEEP_REPORTS = 200
+
+
+def _prune(directory: Path, *, keep: int) -> None:
+    # Names start with a UTC timestamp, so sorting by name is sorting by age.
+    reports = sorted(p for p in directory.glob("*.json") if p.name != "latest.json")
+    for old in reports[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 _ICON = {
