@@ -50,28 +50,12 @@ def deploy(
             shipped = target.ship(image, deploy_id, revision=revision)
         except DeployError as exc:
             shipped = Shipped(False, str(exc))
-        duration = time.monotonic() - t0
         outcome: Outcome = "succeeded" if shipped.ok else "failed"
-        target.history().append(
-            HistoryRecord(
-                deploy_id=deploy_id,
-                env=env.name,
-                target=env.target,
-                image=image,
-                started_at=started,
-                duration=round(duration, 3),
-                result=outcome,
-                who=who(),
-                reason=shipped.reason,
-                previous_image=shipped.previous_image,
-                revision=shipped.revision,
-                action="rollback" if action == "rollback" else "deploy",
-            )
-        )
+        result = _result(env, deploy_id, image, shipped, outcome=outcome, duration=time.monotonic() - t0)
+        target.history().append(HistoryRecord.of(result, started_at=started, who=who(), action=action))
     finally:
         lock.release()
-    result = _result(env, deploy_id, image, shipped, outcome=outcome, duration=duration)
-    log.info("deploy.end", env=env.name, deploy_id=deploy_id, result=outcome, duration=round(duration, 3))
+    log.info("deploy.end", env=env.name, deploy_id=deploy_id, result=outcome, duration=result.duration)
     return result
 
 

@@ -61,6 +61,24 @@ class HistoryRecord:
         return asdict(self)
 
     @classmethod
+    def of(cls, result: DeployResult, *, started_at: float, who: str, action: str) -> HistoryRecord:
+        """The record of ``result`` (its ``details`` stay out: history holds what a person audits)."""
+        return cls(
+            deploy_id=result.deploy_id,
+            env=result.env,
+            target=result.target,
+            image=result.image,
+            started_at=started_at,
+            duration=result.duration,
+            result=result.result,
+            who=who,
+            reason=result.reason,
+            previous_image=result.previous_image,
+            revision=result.revision,
+            action="rollback" if action == "rollback" else "deploy",
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HistoryRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
