@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from hello_service import create_app
 
@@ -69,3 +70,30 @@ def test_two_instances_share_the_port_and_have_their_own_health_ports() -> None:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=15)
+
+
+def test_a_connection_accepted_before_sigterm_still_gets_its_answer() -> None:
+    """The race behind resets during a swap: accepted, then SIGTERM, then the request. It must be served."""
+    import signal
+
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "hello_service"], env=env)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 20)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            time.sleep(0.2)  # the server has accepted it; no request yet
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)  # the retiring server has begun to shut down
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: hello\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+        # ...and it stopped accepting at once: a new connection now is refused (another instance would get it).
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        assert proc.wait(timeout=15) in {0, -signal.SIGTERM}
+    finally:
+        proc.kill()
+        proc.wait(timeout=15)

@@ -7,9 +7,12 @@ this instance's own port, so a health check proves *this* instance healthy and n
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -25,6 +28,39 @@ def _listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, but on SIGTERM it stops accepting first and shuts down after a short drain.
+
+    Plain uvicorn closes its listeners and, in the same breath, every connection that has not sent a request
+    yet: a client whose connection was just accepted gets a reset. Here the listeners close first (with
+    SO_REUSEPORT the kernel sends new connections to the other instance), the connections already accepted get
+    ``DRAIN_SECONDS`` to deliver their requests, and then uvicorn's graceful shutdown runs as usual.
+    """
+
+    DRAIN_SECONDS = 1.0
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().startup(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining or self._loop is None or sig != signal.SIGTERM:
+            super().handle_exit(sig, frame)  # Ctrl-C, a second signal, or not started yet: uvicorn's own way
+            return
+        self._draining = True
+        self._loop.call_soon_threadsafe(self._drain, sig)
+
+    def _drain(self, sig: int) -> None:
+        for server in self.servers:
+            server.close()  # stop accepting; queued connections migrate (net.ipv4.tcp_migrate_req=1)
+        asyncio.get_running_loop().call_later(self.DRAIN_SECONDS, super().handle_exit, sig, None)
 
 
 def _port(name: str, default: str | None = None) -> int | None:
@@ -51,7 +87,7 @@ def main() -> None:
         access_log=False,
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    DrainingServer(config).run(sockets=sockets)
 
 
 if __name__ == "__main__":
