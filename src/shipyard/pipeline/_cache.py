@@ -1,45 +1,85 @@
-"""Content-addressed stage results: the key, the entry format, the local store and ``--explain``.
+"""Content-addressed stage results: the key, the entry format, the stores' trust rules and ``--explain``.
 
 A stage's key hashes its *declared* inputs only, kept as named parts so a miss can say which one changed:
 
 - ``stage``: the name, the ``version=`` string and the function's bytecode (edit the body -> new key);
 - ``params``: the declared parameters;
-- ``files``: path -> sha256 of every file the declared globs match (an undeclared file never enters the key;
-  ``__pycache__`` is always skipped);
+- ``files``: path -> sha256 of every file the stage reads: its declared globs, or (``project_files=True``) every
+  file git tracks plus the untracked files git does not ignore (``__pycache__`` and tool directories such as
+  ``.nox`` and ``.shipyard`` are always skipped);
 - ``lock``: sha256 of ``uv.lock`` (every tool and library version the sessions install);
-- ``env``: name -> sha256 of the value of each declared variable (values are never stored);
-- ``tools``: declared tool versions, plus the Python version running the engine;
+- ``env``: name -> HMAC-SHA256 of the value of each declared variable under the cache's own key (values are never
+  stored, and a short value cannot be recovered by hashing guesses without the key);
+- ``tools``: declared tool versions, plus the interpreter running the engine (implementation, version, platform);
 - ``upstream``: the keys of the stages this one depends on.
+
+What a restore trusts (docs/pipeline.md, "The cache's trust model"): an entry is used only if it names the key it
+was looked up by, every file's bytes match the sha256 recorded when it was stored, and every path stays inside the
+project root (relative, no ``..``, no symlinked directory leading out). Entries of a shared store are signed with
+HMAC-SHA256 under ``SHIPYARD_CACHE_SIGNING_KEY``; an unsigned or badly signed entry is a miss.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
+import platform
+import re
+import secrets
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from shipyard._secrets import redact
 from shipyard.pipeline._model import FileArtifact, ImageArtifact, StageSpec
 
-__all__ = ["CacheEntry", "CacheStore", "KeyParts", "LocalStore", "compute_parts", "explain", "hash_files"]
+__all__ = [
+    "SIGNING_KEY_ENV",
+    "CacheEntry",
+    "CacheStore",
+    "EntryRejected",
+    "KeyParts",
+    "LocalStore",
+    "compute_parts",
+    "contains_secret",
+    "decode_entry",
+    "encode_entry",
+    "explain",
+    "hash_files",
+    "project_files",
+]
 
 #: Bumped when the entry format or the key's composition changes: old entries then simply miss.
-FORMAT = "1"
+FORMAT = "2"
+#: The environment variable holding the HMAC key that signs and verifies entries of a shared store.
+SIGNING_KEY_ENV = "SHIPYARD_CACHE_SIGNING_KEY"
+_SIGNATURE_PREFIX = b"shipyard-hmac-sha256:"
+#: Directories that are never inputs: tool state that changes on every run (or holds whole venvs).
+SKIPPED_DIRS = frozenset(
+    {".git", ".shipyard", ".nox", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+)
 
 
 class CacheStore(Protocol):
-    """Where cache entries live. ``get`` returns None on a miss; both must be safe to call concurrently."""
+    """Where cache entries live. ``get`` returns None on a miss; both must be safe to call concurrently.
+
+    A store that cannot be reached raises (any exception): the run turns it into one warning and a miss.
+    A store may also offer ``delete(key)``, used to drop an entry that failed verification.
+    """
 
     def get(self, key: str) -> bytes | None: ...
 
     def put(self, key: str, data: bytes) -> None: ...
+
+
+class EntryRejected(Exception):
+    """A stored entry that must not be used (bad signature, altered bytes, a path outside the root)."""
 
 
 def _sha(data: bytes | str) -> str:
@@ -67,17 +107,93 @@ def code_version(spec: StageSpec) -> str:
     return digest.hexdigest()
 
 
-def hash_files(root: Path, globs: tuple[str, ...]) -> dict[str, str]:
+def _skipped(rel_parts: Iterable[str]) -> bool:
+    return any(part in SKIPPED_DIRS for part in rel_parts)
+
+
+def _file_digest(path: Path) -> str | None:
+    if path.is_symlink():  # a link is hashed as the link, not followed (it may point anywhere)
+        return _sha(b"symlink:" + os.fsencode(path.readlink()))
+    if not path.is_file():
+        return None
+    return _sha(path.read_bytes())
+
+
+def hash_files(root: Path, globs: tuple[str, ...], exclude: tuple[str, ...] = ()) -> dict[str, str]:
     """path (relative, POSIX) -> sha256 of content, for every regular file matching ``globs`` under ``root``."""
     found: dict[str, str] = {}
     for pattern in globs:
         for path in sorted(root.glob(pattern)):
+            rel = path.relative_to(root)
             # Bytecode caches change whenever Python compiles: never an input, always a false miss.
-            if path.is_file() and "__pycache__" not in path.parts:
-                rel = path.relative_to(root).as_posix()
-                if rel not in found:
-                    found[rel] = _sha(path.read_bytes())
+            if rel.as_posix() in found or _skipped(rel.parts) or _excluded(rel, exclude):
+                continue
+            digest = _file_digest(path)
+            if digest is not None:
+                found[rel.as_posix()] = digest
     return dict(sorted(found.items()))
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    # Glob semantics of Path.glob for a whole relative path: `**` spans directories, `*` and `?` do not.
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + "(?:/.*)?")
+
+
+def _excluded(rel: PurePosixPath | Path, exclude: tuple[str, ...]) -> bool:
+    posix = rel.as_posix()
+    return any(_glob_regex(pattern).fullmatch(posix) for pattern in exclude)
+
+
+def project_files(root: Path) -> list[str]:
+    """Every file git tracks under ``root`` plus the untracked files git does not ignore (relative, POSIX).
+
+    Outside a git work tree, every file under ``root``. Tool directories (``SKIPPED_DIRS``) are left out.
+    """
+    from shipyard._command import run
+    from shipyard._errors import CommandFailed
+
+    try:
+        listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root, check=False)
+    except CommandFailed:  # git is not installed
+        listed = None
+    if listed is not None and listed.returncode == 0:
+        names = {name for name in listed.output.split("\0") if name}
+    else:
+        names = set()
+        for directory, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+            base = Path(directory).relative_to(root)
+            names.update((base / name).as_posix() for name in files)
+    return sorted(name for name in names if not _skipped(PurePosixPath(name).parts))
+
+
+def hash_project_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+    """``hash_files`` over ``project_files(root)`` (deleted tracked files are left out)."""
+    found: dict[str, str] = {}
+    for rel in project_files(root):
+        if _excluded(PurePosixPath(rel), exclude):
+            continue
+        digest = _file_digest(root / rel)
+        if digest is not None:
+            found[rel] = digest
+    return found
 
 
 _tool_versions: dict[tuple[str, ...], str] = {}
@@ -91,6 +207,11 @@ def _tool_version(spec: str | tuple[str, ...]) -> str:
 
         _tool_versions[spec] = run(spec, check=False).output.strip()
     return _tool_versions[spec]
+
+
+def interpreter_identity() -> str:
+    """The interpreter that runs the stages: implementation, version and platform (not its path)."""
+    return f"{sys.implementation.name} {sys.version.split()[0]} {sys.platform}-{platform.machine()}"
 
 
 @dataclass(frozen=True)
@@ -120,50 +241,119 @@ class KeyParts:
     def key(self) -> str:
         return _sha(json.dumps(self.as_dict(), sort_keys=True))
 
+    def describe(self) -> str:
+        """What was hashed, in one line (``--explain``)."""
+        env = ", ".join(f"{name}={'unset' if value == 'unset' else 'set'}" for name, value in self.env.items())
+        return (
+            f"{len(self.files)} files, uv.lock {'absent' if self.lock == 'none' else self.lock[:12]}, "
+            f"interpreter {self.tools.get('python', '?')}, env [{env}], {len(self.upstream)} upstream stages"
+        )
+
+
+def env_digest(value: str, key: bytes) -> str:
+    """The keyed hash of a declared environment value (what enters the cache key and ``last/<stage>.json``)."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
 
 def compute_parts(
-    spec: StageSpec, root: Path, upstream_keys: Mapping[str, str], environ: Mapping[str, str] | None = None
+    spec: StageSpec,
+    root: Path,
+    upstream_keys: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_key: bytes = b"",
+    memo: dict[Any, Any] | None = None,
 ) -> KeyParts:
+    """The key parts of ``spec``; ``env_key`` is the cache's HMAC key for env values; ``memo`` is per run."""
     environ = os.environ if environ is None else environ
+    memo = {} if memo is None else memo
     lock = root / "uv.lock"
     tools = {name: _tool_version(value) for name, value in sorted(spec.tools.items())}
-    tools["python"] = sys.version.split()[0]
+    tools["python"] = interpreter_identity()
+    files = hash_files(root, spec.files, spec.exclude) if spec.files else {}
+    if spec.project_files:
+        cache_key = ("project", spec.exclude)
+        if cache_key not in memo:  # every stage of a check hashes the same tree: once per run
+            memo[cache_key] = hash_project_files(root, spec.exclude)
+        files = {**memo[cache_key], **files}
     return KeyParts(
         stage=code_version(spec),
         params=_sha(json.dumps(spec.params, sort_keys=True, default=repr)),
-        files=hash_files(root, spec.files),
+        files=dict(sorted(files.items())),
         lock=_sha(lock.read_bytes()) if lock.is_file() else "none",
-        env={name: _sha(environ[name]) if name in environ else "unset" for name in sorted(spec.env)},
+        env={name: env_digest(environ[name], env_key) if name in environ else "unset" for name in sorted(spec.env)},
         tools=tools,
         upstream=dict(sorted(upstream_keys.items())),
     )
 
 
-def explain(current: KeyParts, previous: Mapping[str, Any] | None) -> str:
-    """One line naming the first input that differs from the stage's previous key (or why there is none)."""
-    if previous is None:
-        return "no previous run of this stage is recorded"
+def changes(current: KeyParts, previous: Mapping[str, Any] | None) -> list[str]:
+    """Every input that differs from the stage's previous key, with file paths and variable names."""
     now = current.as_dict()
-    changes: list[str] = []
+    found: list[str] = []
+    if previous is None:
+        return found
     if now["stage"] != previous.get("stage"):
-        changes.append("the stage's code or version changed")
+        found.append("the stage's code or version changed")
     for label, part in (("file", "files"), ("env var", "env"), ("tool", "tools"), ("upstream stage", "upstream")):
         old, new = previous.get(part, {}), now[part]
+        if not isinstance(old, Mapping):
+            old = {}
         for name in sorted(set(old) | set(new)):
             if name not in old:
-                changes.append(f"{label} {name} was added")
+                found.append(f"{label} {name} was added")
             elif name not in new:
-                changes.append(f"{label} {name} was removed")
+                found.append(f"{label} {name} was removed")
             elif old[name] != new[name]:
-                changes.append(f"{label} {name} changed")
+                found.append(f"{label} {name} changed")
     if now["params"] != previous.get("params"):
-        changes.append("its parameters changed")
+        found.append("its parameters changed")
     if now["lock"] != previous.get("lock"):
-        changes.append("uv.lock changed")
-    if not changes:
-        return "inputs are unchanged but no entry is stored (evicted, or the stage did not pass)"
-    more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
-    return changes[0] + more
+        found.append("uv.lock changed")
+    return found
+
+
+#: How many changed inputs ``explain`` names before summing up the rest.
+EXPLAIN_LIMIT = 10
+
+
+def explain(current: KeyParts, previous: Mapping[str, Any] | None) -> str:
+    """One line naming the inputs that differ from the stage's previous key (or why there is none)."""
+    if previous is None:
+        return "no previous run of this stage is recorded"
+    found = changes(current, previous)
+    if not found:
+        return "inputs are unchanged but no entry is stored (evicted, rejected, or the stage did not pass)"
+    shown = ", ".join(found[:EXPLAIN_LIMIT])
+    more = f" (and {len(found) - EXPLAIN_LIMIT} more)" if len(found) > EXPLAIN_LIMIT else ""
+    return shown + more
+
+
+def safe_target(root: Path, rel: object) -> Path:
+    """``root / rel`` if ``rel`` is a plain relative path that stays inside ``root``; else ``EntryRejected``.
+
+    Refused: non-strings, absolute paths, ``..`` segments, backslashes and NULs, and a path whose existing
+    parent directories resolve (through a symlink) outside ``root``.
+    """
+    if not isinstance(rel, str) or not rel or "\0" in rel or "\\" in rel:
+        raise EntryRejected(f"path {rel!r} is not a plain relative path")
+    posix = PurePosixPath(rel)
+    if posix.is_absolute() or rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+        raise EntryRejected(f"path {rel!r} is absolute")
+    if any(part == ".." for part in posix.parts):
+        raise EntryRejected(f"path {rel!r} leaves the project root")
+    real_root = root.resolve()
+    target = root / posix
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != root:
+        ancestor = ancestor.parent
+    if ancestor.is_symlink() or ancestor.exists():
+        resolved = ancestor.resolve()
+        if resolved != real_root and real_root not in resolved.parents:
+            raise EntryRejected(f"path {rel!r} leads outside the project root through a symlink")
+    if target.is_dir() and not target.is_symlink():
+        raise EntryRejected(f"path {rel!r} is a directory in the project")
+    return target
 
 
 @dataclass(frozen=True)
@@ -176,16 +366,16 @@ class CacheEntry:
     files: Mapping[str, bytes]
     summary: str
     output: str
+    digests: Mapping[str, str] | None = None  # as recorded at store time; None for a freshly captured entry
 
     @classmethod
     def capture(
         cls, key: str, stage: str, *, outputs: Mapping[str, Any], summary: str, output: str, root: Path
     ) -> CacheEntry:
         files: dict[str, bytes] = {}
-        for value in outputs.values():
-            for item in value if isinstance(value, list | tuple) else [value]:
-                if isinstance(item, FileArtifact):
-                    files[item.path] = (root / item.path).read_bytes()
+        for item in _file_artifacts(outputs):
+            safe_target(root, item.path)  # a stage's output outside the root is never stored
+            files[item.path] = (root / item.path).read_bytes()
         return cls(key, stage, dict(outputs), files, redact(summary), redact(output))
 
     def to_bytes(self) -> bytes:
@@ -196,7 +386,10 @@ class CacheEntry:
                 "key": self.key,
                 "stage": self.stage,
                 "outputs": outputs,
-                "files": {path: base64.b64encode(data).decode() for path, data in self.files.items()},
+                "files": {
+                    path: {"sha256": _sha(data), "data": base64.b64encode(data).decode()}
+                    for path, data in self.files.items()
+                },
                 "summary": self.summary,
                 "output": self.output,
             }
@@ -204,29 +397,99 @@ class CacheEntry:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CacheEntry | None:
+        """The entry, or None when it is corrupt or of another format (the bytes are not verified here)."""
         try:
             raw = json.loads(data)
-            if raw.get("format") != FORMAT:
+            if not isinstance(raw, dict) or raw.get("format") != FORMAT:
                 return None
+            files = raw["files"]
             return cls(
-                key=raw["key"],
-                stage=raw["stage"],
+                key=str(raw["key"]),
+                stage=str(raw["stage"]),
                 outputs={name: _decode_value(value) for name, value in raw["outputs"].items()},
-                files={path: base64.b64decode(blob) for path, blob in raw["files"].items()},
-                summary=raw["summary"],
-                output=raw["output"],
+                files={path: base64.b64decode(blob["data"], validate=True) for path, blob in files.items()},
+                summary=str(raw["summary"]),
+                output=str(raw["output"]),
+                digests={path: str(blob["sha256"]) for path, blob in files.items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None  # a corrupt entry is a miss, never a crash
 
-    def restore(self, root: Path) -> None:
-        """Write the entry's files back where the stage produced them."""
+    def verify(self, root: Path, key: str) -> dict[str, Path]:
+        """Check the entry before anything is written: its key, every file's digest, every path.
+
+        Returns path -> target; raises ``EntryRejected`` naming the first problem.
+        """
+        if self.key != key:
+            raise EntryRejected(f"it is stored under {key[:12]} but names key {self.key[:12]}")
+        targets: dict[str, Path] = {}
         for rel, data in self.files.items():
-            target = root / rel
+            targets[rel] = safe_target(root, rel)
+            recorded = (self.digests or {}).get(rel)
+            if recorded is None or not hmac.compare_digest(recorded, _sha(data)):
+                raise EntryRejected(f"file {rel!r} does not match the sha256 recorded when it was stored")
+        for item in _file_artifacts(self.outputs):
+            if item.path not in self.files:
+                raise EntryRejected(f"output file {item.path!r} is not stored in the entry")
+        return targets
+
+    def restore(self, root: Path, key: str | None = None) -> None:
+        """Verify the entry (``EntryRejected`` if it fails), then write its files back where they were produced."""
+        targets = self.verify(root, self.key if key is None else key)
+        for rel, target in targets.items():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.shipyard-tmp")
-            tmp.write_bytes(data)
+            # A fresh, exclusive temporary name: a planted symlink at a predictable name is never followed.
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.shipyard-tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self.files[rel])
             tmp.replace(target)
+
+
+def _file_artifacts(outputs: Mapping[str, Any]) -> list[FileArtifact]:
+    found = []
+    for value in outputs.values():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, FileArtifact):
+                found.append(item)
+    return found
+
+
+def contains_secret(entry: CacheEntry) -> bool:
+    """Whether any registered secret appears in what the entry would store (outputs, summary, output, files)."""
+    texts = [json.dumps({n: _encode_value(v) for n, v in entry.outputs.items()}, default=repr), entry.summary]
+    texts.append(entry.output)
+    texts += [data.decode("utf-8", errors="replace") for data in entry.files.values()]
+    texts += [data.decode("latin-1") for data in entry.files.values()]
+    return any(redact(text) != text for text in texts)
+
+
+def encode_entry(entry: CacheEntry, signing_key: bytes | None) -> bytes:
+    """The bytes to store: the entry, prefixed with its HMAC-SHA256 signature when a key is given."""
+    body = entry.to_bytes()
+    if signing_key is None:
+        return body
+    signature = hmac.new(signing_key, body, hashlib.sha256).hexdigest().encode()
+    return _SIGNATURE_PREFIX + signature + b"\n" + body
+
+
+def decode_entry(data: bytes, signing_key: bytes | None) -> CacheEntry:
+    """The entry in ``data``; ``EntryRejected`` if it is unsigned or badly signed (when a key is given) or corrupt."""
+    body = data
+    if signing_key is not None:
+        if not data.startswith(_SIGNATURE_PREFIX):
+            raise EntryRejected("it is not signed")
+        header, _, body = data.partition(b"\n")
+        signature = header[len(_SIGNATURE_PREFIX) :]
+        expected = hmac.new(signing_key, body, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(signature, expected):
+            raise EntryRejected("its signature does not match SHIPYARD_CACHE_SIGNING_KEY")
+    elif data.startswith(_SIGNATURE_PREFIX):
+        body = data.partition(b"\n")[2]
+    entry = CacheEntry.from_bytes(body)
+    if entry is None:
+        raise EntryRejected("it is corrupt or of another format")
+    return entry
 
 
 def _encode_value(value: Any) -> Any:
@@ -252,6 +515,8 @@ def _decode_value(value: Any) -> Any:
 class LocalStore:
     """Entries as files under ``directory`` (by default ``<root>/.shipyard/cache``), written atomically."""
 
+    shared = False
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
@@ -261,7 +526,7 @@ class LocalStore:
     def get(self, key: str) -> bytes | None:
         try:
             return self._path(key).read_bytes()
-        except OSError:
+        except FileNotFoundError:
             return None
 
     def put(self, key: str, data: bytes) -> None:
@@ -270,6 +535,27 @@ class LocalStore:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def hmac_key(self) -> bytes:
+        """This cache's own random key for env values (created on first use, readable by the owner only)."""
+        path = self.directory / "hmac.key"
+        try:
+            key = path.read_bytes()
+            if len(key) >= 32:
+                return key
+        except OSError:
+            pass
+        self.directory.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        tmp.replace(path)
+        return key
 
     # The previous key parts of each stage, kept locally to explain the next miss.
     def read_last(self, stage: str) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ class StageContext:
         self.env = dict(env)
         self.params = dict(params)
         self.summary = ""
+        self.failure: str | None = None
         self.log: Any = get_logger("pipeline").bind(stage=name)
         self._emit = emit
         self._cleanups = cleanups
@@ -53,6 +54,11 @@ class StageContext:
             raise PipelineError(
                 f"stage {self.name!r} reads artifact {name!r} without declaring it; add it to consumes="
             ) from None
+
+    def fail(self, reason: str) -> None:
+        """Mark the stage failed once its body returns (for work that reports failure as data, e.g. a deploy
+        that rolled back). Its outputs are kept in the report but not passed downstream nor cached."""
+        self.failure = reason
 
     def print(self, text: str) -> None:
         """Add text to the stage's output (shown in full if the stage fails, grouped under GitHub Actions)."""

@@ -72,6 +72,8 @@ class StageSpec:
     """Everything declared about a stage. Dependencies come from ``consumes`` and ``after``.
 
     - ``files``: globs (relative to the root) whose contents enter the cache key.
+    - ``project_files``: every file git tracks plus untracked files git does not ignore enter the key too.
+    - ``exclude``: globs left out of ``files`` and ``project_files`` (e.g. the stage's own outputs).
     - ``env``: environment variable names whose values (hashed) enter the key; the stage sees only these
       through ``ctx.env``.
     - ``consumes``: upstream artifact names (an output of another stage) -> an edge from its producer.
@@ -85,6 +87,8 @@ class StageSpec:
     name: str
     function: StageFunction
     files: tuple[str, ...] = ()
+    project_files: bool = False
+    exclude: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
     consumes: tuple[str, ...] = ()
     after: tuple[str, ...] = ()

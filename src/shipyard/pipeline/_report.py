@@ -49,6 +49,7 @@ class RunReport:
     result: str
     stages: list[StageResult]
     critical_path: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 
     @property
@@ -73,6 +74,7 @@ class RunReport:
             "ended": _iso(self.ended),
             "duration_s": round(self.ended - self.started, 3),
             "critical_path": self.critical_path,
+            "warnings": self.warnings,
             "stages": [
                 {
                     "name": r.name,
@@ -149,6 +151,8 @@ def markdown_summary(report: RunReport) -> str:
         lines.append(f"| {r.name} | {_ICON[r.state]} {r.state.value} | {cache} | {r.duration:.1f} s |")
     if report.critical_path:
         lines += ["", f"Critical path: {' → '.join(report.critical_path)}"]
+    if report.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- ⚠️ {warning}" for warning in report.warnings]
     lines += ["", "```mermaid", "gantt", "    dateFormat x", "    axisFormat %M:%S", f"    title {report.pipeline}"]
     for r in report.stages:
         if r.start is None or r.end is None:

@@ -100,18 +100,29 @@ class LogReporter:
             self.log.info("stage finished", summary=result.summary, **fields)
 
     def run_finished(self, report: RunReport) -> None:
-        self.log.info(
+        # A run that did not pass is logged as an error, so a log filter on level never mistakes it for success.
+        emit = self.log.info if report.result == "passed" else self.log.error
+        emit(
             "run finished",
             pipeline=report.pipeline,
             result=report.result,
             duration_s=round(report.ended - report.started, 3),
             critical_path=report.critical_path,
+            failed=[r.name for r in report.failed],
+            warnings=report.warnings,
             report=str(report.path) if report.path else None,
         )
 
 
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _run_error(report: RunReport) -> str:
+    failed = [r.name for r in report.failed]
+    if report.result == "interrupted":
+        return "the run was interrupted before it finished"
+    return _escape_data(f"stages failed: {', '.join(failed)}" if failed else f"the run {report.result}")
 
 
 class GitHubReporter:
@@ -153,6 +164,10 @@ class GitHubReporter:
             self._write(f"::error title=stage {result.name} failed::{_escape_data(result.error or 'failed')}")
 
     def run_finished(self, report: RunReport) -> None:
+        for warning in report.warnings:
+            self._write(f"::warning title=pipeline {report.pipeline}::{_escape_data(warning)}")
+        if report.result != "passed":
+            self._write(f"::error title=pipeline {report.pipeline} {report.result}::{_run_error(report)}")
         if self.summary_path is None:
             return
         from shipyard.pipeline._report import markdown_summary

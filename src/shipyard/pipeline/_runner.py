@@ -18,7 +18,19 @@ from typing import Any
 
 from shipyard._errors import PipelineError, ShipyardError
 from shipyard._secrets import redact
-from shipyard.pipeline._cache import CacheEntry, CacheStore, KeyParts, LocalStore, compute_parts, explain
+from shipyard.pipeline._cache import (
+    SIGNING_KEY_ENV,
+    CacheEntry,
+    CacheStore,
+    EntryRejected,
+    KeyParts,
+    LocalStore,
+    compute_parts,
+    contains_secret,
+    decode_entry,
+    encode_entry,
+    explain,
+)
 from shipyard.pipeline._cleanup import CleanupRegistry, cleanups
 from shipyard.pipeline._context import StageContext
 from shipyard.pipeline._graph import Graph, critical_path
@@ -43,6 +55,9 @@ class RunOptions:
 
     ``store`` defaults to the local store under ``<root>/.shipyard/cache``; ``reporters`` to
     ``default_reporters()``; ``cpu_limit`` to the CPU count; ``report_dir`` to ``<root>/.shipyard/runs``.
+    ``read_only`` (default: ``SHIPYARD_CACHE_READ_ONLY`` set to 1/true/yes) reads the store but never writes it,
+    e.g. for pull requests from forks. A shared store (any but ``LocalStore``) is used only with
+    ``SHIPYARD_CACHE_SIGNING_KEY`` set: its entries are signed and verified with it.
     """
 
     root: Path = field(default_factory=Path.cwd)
@@ -54,6 +69,7 @@ class RunOptions:
     reporters: list[Reporter] | None = None
     environ: Mapping[str, str] | None = None
     report_dir: Path | None = None
+    read_only: bool | None = None
     cleanup: CleanupRegistry = field(default_factory=lambda: cleanups)
 
 
@@ -67,11 +83,65 @@ class _Run:
         self.environ = os.environ if options.environ is None else options.environ
         self.local = LocalStore(self.root / ".shipyard" / "cache")
         self.store: CacheStore = options.store or self.local
+        self.warnings: list[str] = []
+        self.memo: dict[Any, Any] = {}
+        self._store_down = False
+        self.signing_key, self.env_key = self._trust()
+        read_only = options.read_only
+        if read_only is None:
+            read_only = self.environ.get("SHIPYARD_CACHE_READ_ONLY", "").lower() in ("1", "true", "yes")
+        self.read_only = read_only
         self.results = {name: StageResult(name) for name in graph.order}
         self.done = {name: asyncio.Event() for name in graph.order}
         self.keys: dict[str, str] = {}
         self.artifacts: dict[str, Any] = {}
         self.cpu = asyncio.Semaphore(options.cpu_limit or os.cpu_count() or 1)
+
+    def _trust(self) -> tuple[bytes | None, bytes]:
+        """The signing key (None: entries are not signed) and the HMAC key for env values."""
+        from shipyard._secrets import register_secret
+
+        raw = self.environ.get(SIGNING_KEY_ENV, "")
+        shared = bool(getattr(self.store, "shared", self.store is not self.local))
+        if raw:
+            if len(raw) < 16:
+                raise PipelineError(f"${SIGNING_KEY_ENV} is {len(raw)} characters; use at least 16 (32 random bytes)")
+            register_secret(raw)
+            return raw.encode(), raw.encode()
+        if shared:
+            self.warn(
+                f"cache store {type(self.store).__name__} is shared but ${SIGNING_KEY_ENV} is not set, so its "
+                "entries cannot be verified: it is not used (the local cache is); set the key to use it"
+            )
+            self.store = self.local
+        return None, self._local_key()
+
+    def _local_key(self) -> bytes:
+        try:
+            return self.local.hmac_key()
+        except OSError as exc:
+            self.warn(f"local cache key unavailable ({exc}); env values are keyed for this run only")
+            import secrets
+
+            return secrets.token_bytes(32)
+
+    def warn(self, message: str) -> None:
+        """Say ``message`` once per run: in the log now, in the report and the step summary at the end."""
+        message = redact(message)
+        if message in self.warnings:
+            return
+        self.warnings.append(message)
+        from shipyard._logging import get_logger
+
+        get_logger("pipeline").warning(message)
+
+    def _store_failed(self, operation: str, exc: BaseException) -> None:
+        if not self._store_down:  # an unreachable store is said loudly, once
+            self._store_down = True
+            self.warn(
+                f"cache store {type(self.store).__name__} failed on {operation} "
+                f"({type(exc).__name__}: {exc}); treating every lookup as a miss and skipping writes"
+            )
 
     async def stage(self, name: str) -> None:
         spec = self.graph.stages[name]
@@ -90,6 +160,10 @@ class _Run:
                 self.reporter.stage_finished(result)
                 return
             await self._run_stage(spec, result)
+        except Exception as exc:  # noqa: BLE001 - an engine fault fails its stage, never the run's report
+            if result.state not in (StageState.FAILED, StageState.CANCELLED):
+                self._fail(result, f"internal error: {type(exc).__name__}: {exc}", [])
+                self.reporter.stage_finished(result)
         except asyncio.CancelledError:
             if result.state in (StageState.PENDING, StageState.RUNNING):
                 result.state = StageState.CANCELLED
@@ -105,8 +179,7 @@ class _Run:
     async def _run_stage(self, spec: StageSpec, result: StageResult) -> None:
         parts = self._key(spec, result)
         entry = await self._lookup(spec, parts, result) if parts is not None else None
-        if entry is not None:
-            self._restore(spec, entry, result)
+        if entry is not None and parts is not None and await self._restore(spec, entry, parts, result):
             return
         lines: list[str] = []
 
@@ -138,14 +211,20 @@ class _Run:
                 message = str(exc) if isinstance(exc, ShipyardError) else f"{type(exc).__name__}: {exc}"
                 self._fail(result, message, lines)
             else:
-                result.end = time.time()
-                result.state = StageState.PASSED
-                result.outputs = outputs
-                result.summary = redact(ctx.summary)
-                result.output = "\n".join(lines)
-                self._publish(spec, outputs)
-                if parts is not None:
-                    await self._save(spec, parts, result)
+                if ctx.failure is not None:
+                    # The work reported failure as data (a rolled-back deploy): the stage failed, everywhere.
+                    self._fail(result, ctx.failure, lines)
+                    result.outputs = outputs
+                    result.summary = redact(ctx.summary)
+                else:
+                    result.end = time.time()
+                    result.state = StageState.PASSED
+                    result.outputs = outputs
+                    result.summary = redact(ctx.summary)
+                    result.output = "\n".join(lines)
+                    self._publish(spec, outputs)
+                    if parts is not None:
+                        await self._save(spec, parts, result)
             self.reporter.stage_finished(result)
 
     def _key(self, spec: StageSpec, result: StageResult) -> KeyParts | None:
@@ -153,7 +232,7 @@ class _Run:
             self.keys[spec.name] = f"uncached:{time.time_ns()}"  # downstream caches must miss after it runs
             return None
         upstream_keys = {dep: self.keys.get(dep, "uncached") for dep in self.graph.upstream[spec.name]}
-        parts = compute_parts(spec, self.root, upstream_keys, self.environ)
+        parts = compute_parts(spec, self.root, upstream_keys, self.environ, env_key=self.env_key, memo=self.memo)
         result.key = parts.key
         self.keys[spec.name] = parts.key
         return parts
@@ -162,19 +241,52 @@ class _Run:
         if not self.options.use_cache:
             result.cache = "forced"
             return None
-        data = await asyncio.to_thread(self.store.get, parts.key)
-        entry = CacheEntry.from_bytes(data) if data is not None else None
+        entry: CacheEntry | None = None
+        data: bytes | None = None
+        if not self._store_down:
+            try:
+                data = await asyncio.to_thread(self.store.get, parts.key)
+            except Exception as exc:  # noqa: BLE001 - an unreachable store is a miss, never a failed run
+                self._store_failed("get", exc)
+        if data is not None:
+            try:
+                entry = decode_entry(data, self.signing_key)
+            except EntryRejected as exc:
+                await self._reject(spec, parts, str(exc))
         if entry is None:
-            result.cache = "miss"
-            if self.options.explain:
-                result.miss_reason = explain(parts, self.local.read_last(spec.name))
+            self._miss(spec, parts, result)
         else:
             result.cache = "hit"
         return entry
 
-    def _restore(self, spec: StageSpec, entry: CacheEntry, result: StageResult) -> None:
+    def _miss(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> None:
+        result.cache = "miss"
+        if self.options.explain:
+            result.miss_reason = explain(parts, self.local.read_last(spec.name))
+
+    async def _reject(self, spec: StageSpec, parts: KeyParts, reason: str) -> None:
+        """A stored entry failed verification: say so, drop it, and run the stage."""
+        self.warn(f"cache entry for stage {spec.name!r} rejected: {reason}; dropped, running the stage")
+        delete = getattr(self.store, "delete", None)
+        if delete is not None and not self.read_only:
+            try:
+                await asyncio.to_thread(delete, parts.key)
+            except Exception as exc:  # noqa: BLE001
+                self._store_failed("delete", exc)
+
+    async def _restore(self, spec: StageSpec, entry: CacheEntry, parts: KeyParts, result: StageResult) -> bool:
+        """Restore a verified entry (True), or reject it and turn the hit into a miss (False)."""
+        try:
+            await asyncio.to_thread(entry.restore, self.root, parts.key)
+        except EntryRejected as exc:
+            await self._reject(spec, parts, str(exc))
+            self._miss(spec, parts, result)
+            return False
+        except OSError as exc:
+            self.warn(f"cache entry for stage {spec.name!r} could not be restored ({exc}); running the stage")
+            self._miss(spec, parts, result)
+            return False
         result.start = result.end = time.time()
-        entry.restore(self.root)
         result.state = StageState.CACHED
         result.outputs = dict(entry.outputs)
         result.summary = entry.summary
@@ -183,6 +295,7 @@ class _Run:
         self._publish(spec, result.outputs)
         self.reporter.stage_started(result)
         self.reporter.stage_finished(result)
+        return True
 
     async def _call(self, spec: StageSpec, ctx: StageContext, result: StageResult) -> dict[str, Any]:
         def attempt(num: int) -> None:
@@ -232,11 +345,30 @@ class _Run:
             self.artifacts[name] = outputs[name]
 
     async def _save(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> None:
-        entry = CacheEntry.capture(
-            parts.key, spec.name, outputs=result.outputs, summary=result.summary, output=result.output, root=self.root
-        )
-        await asyncio.to_thread(self.store.put, parts.key, entry.to_bytes())
-        self.local.write_last(spec.name, parts)
+        try:
+            entry = CacheEntry.capture(
+                parts.key,
+                spec.name,
+                outputs=result.outputs,
+                summary=result.summary,
+                output=result.output,
+                root=self.root,
+            )
+        except (EntryRejected, OSError) as exc:
+            self.warn(f"stage {spec.name!r} is not cached: {exc}")
+            return
+        if contains_secret(entry):
+            self.warn(f"stage {spec.name!r} is not cached: its outputs contain a registered secret")
+            return
+        if not self.read_only and not self._store_down:
+            try:
+                await asyncio.to_thread(self.store.put, parts.key, encode_entry(entry, self.signing_key))
+            except Exception as exc:  # noqa: BLE001 - a store failure is a warning, never a failed stage
+                self._store_failed("put", exc)
+        try:
+            self.local.write_last(spec.name, parts)
+        except OSError as exc:
+            self.warn(f"could not record stage {spec.name!r}'s inputs for --explain: {exc}")
 
 
 async def execute(name: str, graph: Graph, options: RunOptions) -> RunReport:
@@ -263,7 +395,10 @@ async def execute(name: str, graph: Graph, options: RunOptions) -> RunReport:
         for result in run.results.values():
             if result.state in (StageState.PENDING, StageState.RUNNING):
                 result.state = StageState.CANCELLED
-        if outcome == "passed" and any(r.state is StageState.FAILED for r in run.results.values()):
+        # "passed" only when every stage passed or was restored: anything else is not a success.
+        if outcome == "passed" and any(
+            r.state not in (StageState.PASSED, StageState.CACHED) for r in run.results.values()
+        ):
             outcome = "failed"
         report = RunReport(
             pipeline=name,
@@ -272,8 +407,12 @@ async def execute(name: str, graph: Graph, options: RunOptions) -> RunReport:
             result=outcome,
             stages=[run.results[s] for s in graph.order],
             critical_path=critical_path(graph, run.results),
+            warnings=run.warnings,
         )
         await asyncio.shield(options.cleanup.run_all())
-        report.write(options.report_dir or run.root / ".shipyard" / "runs")
+        try:
+            report.write(options.report_dir or run.root / ".shipyard" / "runs")
+        except OSError as exc:
+            run.warn(f"the run report could not be written: {exc}")
         reporter.run_finished(report)
     return report

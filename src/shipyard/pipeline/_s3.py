@@ -2,21 +2,28 @@
 
 The endpoint and credentials come from boto3's usual sources (``AWS_ENDPOINT_URL``, profiles, the instance role).
 Transient faults (throttling, connection resets) are retried by botocore's own retry mode; a store that cannot
-be reached turns into a miss on ``get`` and a logged warning on ``put``, never a failed build.
+be reached raises ``CacheStoreError``, which the run turns into one warning and misses, never a failed build.
+Entries are signed and verified by the cache layer (``shipyard.pipeline._cache``), not here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shipyard._logging import get_logger
+from shipyard._errors import PipelineError
 from shipyard._secrets import redact
 
-__all__ = ["S3Store"]
+__all__ = ["CacheStoreError", "S3Store"]
+
+
+class CacheStoreError(PipelineError):
+    """The store could not be reached or refused the operation."""
 
 
 class S3Store:
     """Entries as objects ``<prefix><key[:2]>/<key>.json`` in ``bucket``."""
+
+    shared = True  # read by other machines: entries must be signed
 
     def __init__(self, bucket: str, *, prefix: str = "shipyard-cache/", client: Any = None) -> None:
         if client is None:
@@ -39,11 +46,10 @@ class S3Store:
             return bytes(response["Body"].read())
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
-                self._warn("get", exc)
+                raise self._error("get", exc) from None
             return None
         except BotoCoreError as exc:
-            self._warn("get", exc)
-            return None
+            raise self._error("get", exc) from None
 
     def put(self, key: str, data: bytes) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -51,12 +57,15 @@ class S3Store:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._object(key), Body=data)
         except (BotoCoreError, ClientError) as exc:
-            self._warn("put", exc)
+            raise self._error("put", exc) from None
 
-    def _warn(self, operation: str, exc: Exception) -> None:
-        get_logger("pipeline").warning(
-            "s3 cache unavailable",
-            operation=operation,
-            bucket=self.bucket,
-            error=redact(f"{type(exc).__name__}: {exc}"),
-        )
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error("delete", exc) from None
+
+    def _error(self, operation: str, exc: Exception) -> CacheStoreError:
+        return CacheStoreError(redact(f"s3://{self.bucket}/{self.prefix} {operation}: {type(exc).__name__}: {exc}"))
