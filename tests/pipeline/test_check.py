@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shipyard.testing import make_check_project
+from shipyard.testing import make_check_project, make_flat_project
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
 
@@ -69,7 +69,7 @@ def test_plan_prints_the_graph_without_running(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "pipeline check: 4 stages"
     assert lines[4].startswith("build [cpu, cached]  (after: lint, typecheck, tests;")
-    assert not (root / ".shipyard").exists()
+    assert not (root / ".shipyard" / "runs").exists()  # nothing ran (only nox's session list is cached)
 
 
 def test_bad_config_is_one_line(tmp_path: Path) -> None:
@@ -81,3 +81,59 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
         f"invoke: error: {root / 'pyproject.toml'}: tool.shipyard.check.paralel: unknown key 'paralel'; "
         "allowed keys are: env, files, light, outputs, parallel, then"
     ]
+
+
+def test_flat_layout_breaking_change_fails_and_explain_names_unrelated_paths(tmp_path: Path) -> None:
+    root = make_flat_project(tmp_path / "flat")
+    first = _check(root)
+    assert first.returncode == 0, first.stderr
+    assert _states(root) == {"lint": ("passed", "miss"), "tests": ("passed", "miss")}  # what the noxfile defines
+    assert _check(root).returncode == 0
+    assert _states(root) == {"lint": ("cached", "hit"), "tests": ("cached", "hit")}
+
+    (root / "app" / "__init__.py").write_text("def add(a, b):\n    return a - b\n")  # breaks test_add
+    broken = _check(root, "--explain")
+    assert broken.returncode == 1
+    assert "tests: cache miss: file app/__init__.py changed" in broken.stderr
+    assert "stage 'tests' failed" in broken.stderr
+    assert _states(root)["tests"] == ("failed", "miss")
+
+    (root / "app" / "__init__.py").write_text("def add(a, b):\n    return a + b\n")
+    assert _check(root).returncode == 0
+    (root / "build").mkdir()
+    (root / "build" / "junk.txt").write_text("ignored by git\n")
+    (root / "run.log").write_text("ignored by git\n")
+    assert _check(root).returncode == 0
+    assert _states(root)["tests"] == ("cached", "hit")  # ignored files are not inputs
+
+    (root / "NOTES.md").write_text("an untracked, not ignored file\n")
+    (root / "tests" / "test_app.py").write_text((root / "tests" / "test_app.py").read_text() + "\n")
+    explained = _check(root, "--explain")
+    assert explained.returncode == 0, explained.stderr
+    assert "tests: cache miss: file NOTES.md was added, file tests/test_app.py changed" in explained.stderr
+    assert "tests: hashed 8 files, uv.lock " in explained.stderr
+
+
+def test_check_config_is_validated_before_anything_runs(tmp_path: Path) -> None:
+    root = make_flat_project(tmp_path / "flat")
+    pyproject = root / "pyproject.toml"
+    base = pyproject.read_text()
+    cases = {
+        "parallel = [1]": "tool.shipyard.check.parallel: must be a list of session names (strings), got [1]",
+        "outputs = {lint = 5}": "tool.shipyard.check.outputs.lint: must be a list of globs, or one glob string, got 5",
+        'then = ["typecheck"]': "tool.shipyard.check.then: 'typecheck' is not a session `nox -l` lists "
+        "(sessions: lint, tests); fix the name or the noxfile",
+        'env = ["NOT-A-NAME"]': "tool.shipyard.check.env: 'NOT-A-NAME' is not an environment variable name",
+        'files = "src/**"': "tool.shipyard.check.files: must be list, got str 'src/**'",
+        'outputs = {lint = "../x"}': "tool.shipyard.check.outputs.lint: '../x' must be a glob relative to the "
+        "project root",
+        'parallel = ["tests"]\nthen = ["tests"]': "tool.shipyard.check.then: 'tests' is in both parallel and then",
+    }
+    for line, message in cases.items():
+        pyproject.write_text(base + "\n[tool.shipyard.check]\n" + line + "\n")
+        result = _check(root)
+        assert result.returncode == 2, (line, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (line, result.stderr)
+        assert lines[0].startswith(f"invoke: error: {pyproject}: {message}"), (line, lines[0])
+        assert not (root / ".shipyard" / "runs").exists()

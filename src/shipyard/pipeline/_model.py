@@ -114,6 +114,7 @@ class StageResult:
     cache: str = "off"  # "hit", "miss", "off" or "forced"
     key: str | None = None
     miss_reason: str | None = None
+    inputs: str = ""  # with --explain: what the key hashed, in one line
     outputs: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     output: str = ""

@@ -85,6 +85,7 @@ class RunReport:
                     "cache": r.cache,
                     "key": r.key,
                     "miss_reason": r.miss_reason,
+                    "inputs": r.inputs,
                     "attempts": r.attempts,
                     "summary": r.summary,
                     "error": r.error,

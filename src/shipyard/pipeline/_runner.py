@@ -235,6 +235,8 @@ class _Run:
         parts = compute_parts(spec, self.root, upstream_keys, self.environ, env_key=self.env_key, memo=self.memo)
         result.key = parts.key
         self.keys[spec.name] = parts.key
+        if self.options.explain:
+            result.inputs = f"{parts.describe()} (full list: .shipyard/cache/last/{spec.name}.json)"
         return parts
 
     async def _lookup(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> CacheEntry | None:

@@ -1,18 +1,28 @@
-"""``invoke check``: lint, typecheck and tests in parallel, then build, each the same nox session CI runs.
+"""``invoke check``: the noxfile's default sessions in parallel, then build, each the same nox session CI runs.
 
-The stages and their cache inputs come from ``[tool.shipyard.check]`` in pyproject.toml (all keys optional):
+The stages are the sessions ``nox -l --json`` lists (what a bare ``nox`` would run), so a project gets a stage for
+every session it defines and none it does not. ``[tool.shipyard.check]`` in pyproject.toml narrows or arranges
+them (all keys optional; docs/pipeline.md, "invoke check"):
 
     [tool.shipyard.check]
-    parallel = ["lint", "typecheck", "tests"]   # nox sessions run side by side
-    then = ["build"]                            # sessions run once all of those passed
-    light = ["lint"]                            # sessions not bounded by the CPU limit
-    files = ["src/**/*.py", "pyproject.toml"]   # declared inputs: their contents enter every stage's key
-    env = ["CI"]                                # declared env vars: their values (hashed) enter the key
+    parallel = ["lint", "typecheck", "tests"]   # sessions run side by side (default: every listed session)
+    then = ["build"]                            # sessions run once all of those passed (default: build, if defined)
+    light = ["lint"]                            # sessions not bounded by the CPU limit (default: lint, if defined)
+    files = ["src/**/*.py", "pyproject.toml"]   # narrow the inputs (default: every git-tracked or untracked,
+                                                # not ignored file)
+    env = ["CI"]                                # declared env vars: their values (keyed hash) enter the key
     outputs = { build = "dist/*" }              # files a session produces, restored on a cache hit
+
+Every stage's key also holds uv.lock, the interpreter and the stage's parameters. The configuration is checked
+(types, session names) before anything runs; a mistake is one line naming the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,52 +32,141 @@ from shipyard.tasks._base import shipyard_task
 if TYPE_CHECKING:
     from shipyard.pipeline import Pipeline, StageContext
 
-__all__ = ["build_check_pipeline", "check"]
+__all__ = ["build_check_pipeline", "check", "nox_sessions"]
 
-DEFAULT_FILES = [
-    "pyproject.toml",
-    "noxfile.py",
-    "tasks.py",
-    "src/**/*",
-    "tests/**/*.py",
-    "benchmarks/**/*.py",
-    "ci/**/*",
-    "examples/*/pyproject.toml",
-    "examples/*/src/**/*.py",
-    "examples/*/tests/**/*.py",
-]
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY = "tool.shipyard.check"
+
+
+def _strings(value: Any, *, file: str, key: str, what: str = "session names (strings)") -> list[str]:
+    from shipyard._errors import ConfigError
+
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise ConfigError(f"must be a list of {what}, got {value!r}", file=file, key=key)
+    return list(value)
 
 
 def _config(root: Path) -> dict[str, Any]:
+    """The table with its types checked (no session names yet: that needs the noxfile's listing)."""
+    from shipyard._errors import ConfigError
     from shipyard._pyproject import Field, load, validate_table
 
+    file = str(root / "pyproject.toml")
     table = load(root / "pyproject.toml").get("tool", {}).get("shipyard", {}).get("check", {})
-    return validate_table(
+    config = validate_table(
         table,
         {
-            "parallel": Field(list, default=["lint", "typecheck", "tests"]),
-            "then": Field(list, default=["build"]),
-            "light": Field(list, default=["lint"]),
-            "files": Field(list, default=DEFAULT_FILES),
+            "parallel": Field(list),
+            "then": Field(list),
+            "light": Field(list),
+            "files": Field(list),
             "env": Field(list, default=["CI"]),
-            "outputs": Field(dict, default={"build": "dist/*"}),
+            "outputs": Field(dict),
         },
-        file=str(root / "pyproject.toml"),
-        key="tool.shipyard.check",
+        file=file,
+        key=_KEY,
     )
+    for name in ("parallel", "then", "light"):
+        if config[name] is not None:
+            config[name] = _strings(config[name], file=file, key=f"{_KEY}.{name}")
+    if config["files"] is not None:
+        config["files"] = _strings(config["files"], file=file, key=f"{_KEY}.files", what="globs (strings)")
+    config["env"] = _strings(config["env"], file=file, key=f"{_KEY}.env", what="variable names (strings)")
+    for name in config["env"]:
+        if not _ENV_NAME.fullmatch(name):
+            raise ConfigError(f"{name!r} is not an environment variable name", file=file, key=f"{_KEY}.env")
+    outputs: dict[str, list[str]] = {}
+    explicit = config["outputs"] is not None
+    for session, value in (config["outputs"] if explicit else {"build": "dist/*"}).items():
+        key = f"{_KEY}.outputs.{session}"
+        globs = [value] if isinstance(value, str) and value else value
+        outputs[session] = _strings(globs, file=file, key=key, what="globs, or one glob string")
+        for glob in outputs[session]:
+            if glob.startswith("/") or ".." in Path(glob).parts:
+                raise ConfigError(f"{glob!r} must be a glob relative to the project root", file=file, key=key)
+    config["outputs"] = outputs
+    config["explicit_outputs"] = explicit
+    return config
 
 
-def _session_stage(session: str, root: Path, outputs_glob: str | None) -> Any:
+def nox_sessions(root: Path) -> list[str]:
+    """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them."""
+    from shipyard._errors import ConfigError
+
+    noxfile = root / "noxfile.py"
+    if not noxfile.is_file():
+        raise ConfigError(f"{noxfile} does not exist: `invoke check` runs the noxfile's sessions; add one")
+    stamp = hashlib.sha256()
+    for part in (noxfile, root / "pyproject.toml"):
+        stamp.update(part.read_bytes() if part.is_file() else b"")
+    stamp.update(f"{sys.executable}\0{os.environ.get('PATH', '')}".encode())
+    cache = root / ".shipyard" / "cache" / "nox-sessions.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached["stamp"] == stamp.hexdigest():
+            return [str(name) for name in cached["sessions"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from shipyard._command import run
+
+    listed = run([sys.executable, "-m", "nox", "-l", "--json"], cwd=root, check=False)
+    lines = [line for line in listed.output.splitlines() if line.startswith("[")]
+    try:
+        entries = json.loads(lines[-1])
+        names = list(dict.fromkeys(str(entry["name"]) for entry in entries))
+    except (IndexError, ValueError, KeyError, TypeError):
+        detail = (listed.output.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"`nox -l --json` failed ({detail}); fix the noxfile", file=str(noxfile)) from None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp.hexdigest(), "sessions": names}))
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return names
+
+
+def _arrange(config: dict[str, Any], sessions: list[str], *, file: str) -> tuple[list[str], list[str], list[str]]:
+    """parallel, then and light from the config and the noxfile's sessions; unknown names are errors."""
+    from shipyard._errors import ConfigError
+
+    known = ", ".join(sessions) or "none"
+    for name in ("parallel", "then", "light"):
+        for session in config[name] or []:
+            if session not in sessions:
+                raise ConfigError(
+                    f"{session!r} is not a session `nox -l` lists (sessions: {known}); fix the name or the noxfile",
+                    file=file,
+                    key=f"{_KEY}.{name}",
+                )
+    for session in config["outputs"] if config["explicit_outputs"] else ():
+        if session not in sessions:
+            raise ConfigError(
+                f"{session!r} is not a session `nox -l` lists (sessions: {known})", file=file, key=f"{_KEY}.outputs"
+            )
+    then = config["then"] if config["then"] is not None else [s for s in ("build",) if s in sessions]
+    parallel = config["parallel"] if config["parallel"] is not None else [s for s in sessions if s not in then]
+    both = [s for s in then if s in parallel]
+    if both:
+        raise ConfigError(f"{both[0]!r} is in both parallel and then; keep it in one", file=file, key=f"{_KEY}.then")
+    light = config["light"] if config["light"] is not None else [s for s in ("lint",) if s in sessions]
+    if not parallel and not then:
+        raise ConfigError("no sessions to run: the noxfile lists none and none are configured", file=file, key=_KEY)
+    return parallel, then, light
+
+
+def _session_stage(session: str, root: Path, outputs_globs: list[str] | None) -> Any:
     async def body(ctx: StageContext) -> dict[str, Any] | None:
         from shipyard.pipeline import FileArtifact
 
         # The same command CI runs for this session, with this interpreter's nox.
         await ctx.run([sys.executable, "-m", "nox", "-s", session], cwd=ctx.root)
         ctx.summary = f"nox -s {session} passed"
-        if outputs_glob is None:
+        if outputs_globs is None:
             return None
-        files = [FileArtifact(p.relative_to(ctx.root).as_posix()) for p in sorted(ctx.root.glob(outputs_glob))]
-        return {f"{session}-outputs": [f for f in files if (ctx.root / f.path).is_file()]}
+        paths = sorted({p for glob in outputs_globs for p in ctx.root.glob(glob) if p.is_file()})
+        return {f"{session}-outputs": [FileArtifact(p.relative_to(ctx.root).as_posix()) for p in paths]}
 
     body.__qualname__ = body.__name__ = f"session_{session}"
     return body
@@ -77,18 +176,23 @@ def build_check_pipeline(root: Path) -> Pipeline:
     """The check pipeline for the project at ``root`` (see the module docstring for its configuration)."""
     from shipyard.pipeline import Pipeline, stage
 
-    config = _config(root)
+    config = _config(root)  # types first: a typo costs no nox start
+    parallel, then, light = _arrange(config, nox_sessions(root), file=str(root / "pyproject.toml"))
+    # Outputs are never inputs: a build writing dist/ must not change the next run's key.
+    produced = tuple(glob for globs in config["outputs"].values() for glob in globs)
     pipeline = Pipeline("check")
-    for session in [*config["parallel"], *config["then"]]:
+    for session in [*parallel, *then]:
         outputs = config["outputs"].get(session)
         spec = stage(
             session,
-            files=config["files"],
+            files=config["files"] or (),
+            project_files=config["files"] is None,
+            exclude=produced,
             env=config["env"],
-            after=config["parallel"] if session in config["then"] else (),
+            after=parallel if session in then else (),
             produces=[f"{session}-outputs"] if outputs else (),
             params={"session": session, "outputs": outputs},
-            cpu=session not in config["light"],
+            cpu=session not in light,
             cache=True,
         )(_session_stage(session, root, outputs))
         pipeline.add(spec)
@@ -99,12 +203,12 @@ def build_check_pipeline(root: Path) -> Pipeline:
     help={
         "plan": "print the stage graph and exit without running anything",
         "no_cache": "run every stage even if its inputs are unchanged",
-        "explain": "say which declared input changed for each cache miss",
+        "explain": "say what each stage's key hashed and which inputs changed for each cache miss",
         "keep_going": "after a failure, run every stage that does not depend on it",
     }
 )
 def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = False, keep_going: bool = False) -> None:
-    """Lint, typecheck and tests in parallel, then build: the nox sessions CI runs, cached by content."""
+    """The noxfile's sessions in parallel, then build: what CI runs, cached by content."""
     from shipyard import _logging
     from shipyard._pyproject import find_root
     from shipyard.pipeline import RunOptions
@@ -124,6 +228,8 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
             print(f"--- {failed.name} failed: {failed.error}\n{failed.output}", file=sys.stderr)  # noqa: T201
     if explain:
         for result in report.stages:
+            if result.inputs:
+                print(f"{result.name}: hashed {result.inputs}", file=sys.stderr)  # noqa: T201
             if result.miss_reason:
                 print(f"{result.name}: cache miss: {result.miss_reason}", file=sys.stderr)  # noqa: T201
     if not report.ok:

@@ -9,7 +9,7 @@ from shipyard.testing._aws import MotoServer, moto_server
 from shipyard.testing._deploy import remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
 from shipyard.testing._parts import require
-from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project
+from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project, make_flat_project
 from shipyard.testing._ports import free_port
 from shipyard.testing._projects import Project, make_project
 
@@ -22,6 +22,7 @@ __all__ = [
     "StageEvent",
     "free_port",
     "make_check_project",
+    "make_flat_project",
     "make_project",
     "moto_server",
     "remove_environment",

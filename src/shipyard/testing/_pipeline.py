@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shipyard.pipeline import Graph, RunReport, StageResult
 
-__all__ = ["RecordingReporter", "StageEvent", "make_check_project"]
+__all__ = ["RecordingReporter", "StageEvent", "make_check_project", "make_flat_project"]
 
 
 @dataclass(frozen=True)
@@ -95,4 +95,36 @@ def make_check_project(root: Path, *, sleep: float = 0.0, failing: str | None = 
             f"    session.run(sys.executable, '-c', {code!r})\n"
         )
     (root / "noxfile.py").write_text("import sys\n\nimport nox\n\n\n" + "\n\n".join(body))
+    return root
+
+
+def make_flat_project(root: Path) -> Path:
+    """Write and commit a flat-layout project (package ``app/`` at the top, no ``src/``) knowing nothing of Shipyard.
+
+    Its noxfile defines ``lint`` (byte-compiles the package) and ``tests`` (pytest, run by the interpreter running
+    nox) and nothing else; pyproject.toml has no ``[tool.shipyard]`` table. ``build/`` and ``*.log`` are ignored.
+    """
+    import subprocess
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "app").mkdir(exist_ok=True)
+    (root / "app" / "__init__.py").write_text("def add(a, b):\n    return a + b\n")
+    (root / "tests").mkdir(exist_ok=True)
+    (root / "tests" / "test_app.py").write_text("from app import add\n\n\ndef test_add():\n    assert add(2, 2) == 4\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "flat"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n')
+    (root / "uv.lock").write_text("version = 1\n")
+    (root / ".gitignore").write_text("build/\n*.log\n")
+    (root / "tasks.py").write_text("from shipyard.tasks import ns\n")
+    (root / "noxfile.py").write_text(
+        "import sys\n\nimport nox\n\n\n"
+        "@nox.session(venv_backend='none')\n"
+        "def lint(session):\n"
+        "    session.run(sys.executable, '-m', 'compileall', '-q', 'app')\n\n\n"
+        "@nox.session(venv_backend='none')\n"
+        "def tests(session):\n"
+        "    session.run(sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'tests')\n"
+    )
+    git = ["git", "-c", "user.name=fixture", "-c", "user.email=fixture@example.invalid"]
+    for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "flat project"]):
+        subprocess.run([*git, *argv], cwd=root, check=True, capture_output=True)
     return root
