@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from shipyard._command import run
-from shipyard.testing import LocalRegistry, require
+from shipyard.testing import LocalRegistry, require, require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_BASE = "shipyard/python-base:bookworm"
@@ -63,7 +63,7 @@ def busybox_base(docker_client: Any) -> Iterator[str]:
         dockerfile = b'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
         for name, data, mode in (
             ("Dockerfile", dockerfile, 0o644),
-            ("busybox", Path("/bin/busybox").read_bytes(), 0o755),
+            ("busybox", Path(require_tool("/bin/busybox", "busybox-static")).read_bytes(), 0o755),
         ):
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), mode

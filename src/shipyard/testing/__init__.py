@@ -8,7 +8,7 @@ from __future__ import annotations
 from shipyard.testing._aws import MotoServer, moto_server
 from shipyard.testing._deploy import remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
-from shipyard.testing._parts import require
+from shipyard.testing._parts import require, require_tool
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project, make_flat_project
 from shipyard.testing._ports import free_port
 from shipyard.testing._projects import Project, make_project
@@ -27,4 +27,5 @@ __all__ = [
     "moto_server",
     "remove_environment",
     "require",
+    "require_tool",
 ]

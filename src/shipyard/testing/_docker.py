@@ -47,7 +47,10 @@ class LocalRegistry:
             "http": {"addr": self.address, "secret": "shipyard-test-registry"},
         }
         if self.username is not None and self.password is not None:
-            line = run(["htpasswd", "-Bbn", self.username, self.password]).output.strip()
+            from shipyard.testing._parts import require_tool
+
+            htpasswd = require_tool("htpasswd", "apache2-utils")
+            line = run([htpasswd, "-Bbn", self.username, self.password]).output.strip()
             (self._dir / "htpasswd").write_text(line + "\n")
             config["auth"] = {"htpasswd": {"realm": "shipyard-test", "path": str(self._dir / "htpasswd")}}
         (self._dir / "config.yml").write_text(json.dumps(config))  # JSON is YAML

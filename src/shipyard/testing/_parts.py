@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shipyard._logging import in_ci
 
-__all__ = ["require"]
+__all__ = ["require", "require_tool"]
 
 
 def require(reason: str) -> None:
@@ -14,3 +14,15 @@ def require(reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI must provide it: see ci/bootstrap.sh)", pytrace=False)
     pytest.skip(reason)
+
+
+def require_tool(command: str, package: str) -> str:
+    """The path of ``command`` (a name on PATH or an absolute path); missing, ``require`` names its Debian package."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    found = command if Path(command).is_absolute() and os.access(command, os.X_OK) else shutil.which(command)
+    if found is None:
+        require(f"{command} is missing: install the Debian package {package} (`bash ci/system-packages.sh`)")
+    return str(found)
