@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from shipyard import SyncError
-from shipyard._fingerprint import Fingerprint, Selection, compute, read_recorded, record
+from shipyard import SyncError, _fingerprint
+from shipyard._fingerprint import (
+    Fingerprint,
+    Selection,
+    compute,
+    missing_installed,
+    read_recorded,
+    record,
+    uv_version,
+)
 
 PYPROJECT = """\
 [project]
@@ -48,9 +58,15 @@ def project(tmp_path: Path) -> Path:
     (venv / "bin").mkdir(parents=True)
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
     (venv / "bin" / "python").symlink_to(sys.executable)
-    uv = tmp_path / "uv"
-    uv.write_text("uv 1")
+    fake_uv(tmp_path / "uv", "0.1.0")
     return tmp_path
+
+
+def fake_uv(path: Path, version: str) -> Path:
+    """An executable that answers `--version` the way uv does (the fingerprint asks the binary itself)."""
+    path.write_text(f"#!/bin/sh\necho 'uv {version} (fixture)'\n")
+    path.chmod(0o755)
+    return path
 
 
 LINT = Selection(groups=("lint",))
@@ -127,10 +143,37 @@ def test_another_interpreter_changes_the_interpreter_part(project: Path) -> None
     assert fp(project).changed_parts(before) == ["interpreter"]
 
 
-def test_another_uv_binary_changes_the_uv_part(project: Path) -> None:
+def test_another_uv_version_changes_the_uv_part(project: Path) -> None:
     before = fp(project)
-    (project / "uv").write_text("uv 2, a bigger binary")
+    time.sleep(0.01)
+    fake_uv(project / "uv", "0.2.0-upgraded")
     assert fp(project).changed_parts(before) == ["uv"]
+
+
+def test_another_binary_of_the_same_uv_version_is_the_same_environment(project: Path) -> None:
+    # `uv run nox` exports $UV (the uv that runs it), `.venv/bin/nox` finds the locked uv beside it.
+    other = fake_uv(project / "elsewhere-uv", "0.1.0")
+    assert compute(project, LINT, project / ".nox" / "lint", other) == fp(project)
+    versions = json.loads((project / ".nox" / ".shipyard-uv.json").read_text())
+    assert sorted(set(versions.values())) == ["0.1.0"]
+    assert len(versions) == 2  # each binary asked once, then known by its identity
+
+
+def test_a_uv_version_is_asked_once_per_binary(project: Path) -> None:
+    fp(project)
+    cache = project / ".nox" / ".shipyard-uv.json"
+    cache.write_text(cache.read_text().replace('"0.1.0"', '"9.9.9"'))
+    _fingerprint._uv_versions.clear()  # a new process: only the file remembers
+    assert uv_version(project / "uv", project / ".nox") == "9.9.9"
+
+
+def test_a_record_lists_what_was_installed_and_a_lost_entry_is_missing(project: Path) -> None:
+    venv = project / ".nox" / "lint"
+    (venv / "bin" / "ruff").write_text("#!/bin/sh\n")
+    record(venv, fp(project))
+    assert missing_installed(venv) == []
+    (venv / "bin" / "ruff").unlink()
+    assert missing_installed(venv) == ["bin/ruff"]
 
 
 def test_missing_lock_says_to_run_uv_lock(project: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+from shipyard import _command
+from shipyard._command import Result
 from shipyard.testing._projects import Project, make_project
 
 pytestmark = pytest.mark.slow
@@ -97,3 +101,72 @@ def test_dash_capital_r_skips_the_sync_as_nox_promises(project: Project) -> None
     assert result.returncode == 0, result.output
     assert "-R/--no-install skips the sync" in result.output
     assert "uv sync" not in result.output
+
+
+def _nox_with(project: Project, env: dict[str, str], *args: str) -> Result:
+    argv = [sys.executable, "-m", "nox", "--noxfile", str(project.root / "noxfile.py"), *args]
+    return _command.run(argv, cwd=project.root, env={**project.env(), **env}, inherit_env=False, check=False)
+
+
+def test_alternating_uv_run_and_venv_nox_does_not_resync(project: Project, tmp_path: Path) -> None:
+    # `uv run --locked nox` exports $UV (the uv running it); `.venv/bin/nox` finds the locked uv beside nox.
+    # Two binaries of one uv version are one environment.
+    from uv import find_uv_bin
+
+    beside_nox = Path(find_uv_bin())
+    other = tmp_path / "other-bin" / "uv"
+    other.parent.mkdir()
+    shutil.copy2(beside_nox, other)
+    drop_uv = {k: v for k, v in project.env().items() if k != "UV"}
+    first = _command.run(
+        [sys.executable, "-m", "nox", "--noxfile", str(project.root / "noxfile.py"), "-s", "check"],
+        cwd=project.root,
+        env=drop_uv,
+        inherit_env=False,
+        check=False,
+    )
+    assert first.returncode == 0, first.output
+    for _ in range(2):
+        via_uv_run = _nox_with(project, {"UV": str(other)}, "-s", "check")
+        assert via_uv_run.returncode == 0, via_uv_run.output
+        assert "sync skipped" in via_uv_run.output, via_uv_run.output
+        direct = _command.run(
+            [sys.executable, "-m", "nox", "--noxfile", str(project.root / "noxfile.py"), "-s", "check"],
+            cwd=project.root,
+            env=drop_uv,
+            inherit_env=False,
+            check=False,
+        )
+        assert "sync skipped" in direct.output, direct.output
+
+
+@pytest.mark.parametrize("flag", ["--reuse-venv=no", "--reuse-venv=never", "-N", "--no-reuse-existing-virtualenvs"])
+def test_nox_reuse_flags_asking_for_a_fresh_venv_are_honoured(project: Project, flag: str) -> None:
+    assert project.nox("-s", "check").returncode == 0
+    marker = project.venv("check") / "marker-from-the-last-run"
+    marker.write_text("")
+    fresh = project.nox(flag, "-s", "check")
+    assert fresh.returncode == 0, fresh.output
+    assert not marker.exists()  # the venv was recreated
+    assert "shipyard: new environment; uv sync --locked" in fresh.output
+    marker.write_text("")
+    reused = project.nox("-s", "check")  # no flag: reused, as before
+    assert "sync skipped" in reused.output
+    assert marker.exists()
+    assert "sync skipped" in project.nox("--reuse-venv=yes", "-s", "check").output
+
+
+def test_a_deleted_tool_binary_is_resynced(tmp_path: Path) -> None:
+    proj = make_project(
+        tmp_path / "proj",
+        groups={"tool": ["pygments"]},
+        sessions={"tool": (["tool"], ["pygmentize", "-V"])},
+    )
+    proj.lock()
+    assert proj.nox("-s", "tool").returncode == 0
+    (proj.venv("tool") / "bin" / "pygmentize").unlink()
+    healed = proj.nox("-s", "tool")
+    assert healed.returncode == 0, healed.output
+    assert "the environment lost bin/pygmentize, which its last sync installed" in healed.output
+    assert "Pygments version" in healed.output
+    assert "sync skipped" in proj.nox("-s", "tool").output

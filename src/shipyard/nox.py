@@ -4,8 +4,10 @@ A drop-in for ``@nox.session`` whose virtualenv (nox's uv backend, reused betwee
 ``uv sync --locked`` for exactly the groups, extras and package the session names. The venv records a content
 fingerprint of what the sync depended on (see ``shipyard._fingerprint``); a warm run whose fingerprint matches
 skips the sync, and any change (a re-lock, a pyproject dependency edit, another interpreter or uv) re-syncs.
-So plain ``nox -s lint`` is both fast and correct, with no ``-r``/``-R`` to remember. ``-R`` (no install)
-is honoured: it skips the sync, as nox promises.
+So plain ``nox -s lint`` is both fast and correct, with no ``-r``/``-R`` to remember. nox's own reuse flags are
+honoured: ``--reuse-venv=no|never``, ``-N``/``--no-reuse-existing-virtualenvs`` give a fresh venv, ``-r`` and
+``--reuse-venv=yes|always`` reuse it, and ``-R`` (no install) skips the sync, as nox promises. A venv that lost
+something its sync installed (a tool binary deleted) is re-synced.
 
 Example::
 
@@ -31,12 +33,17 @@ import nox
 from nox.logger import logger
 
 from shipyard import _command, _fingerprint, _pyproject, _uv
-from shipyard._errors import ShipyardError
+from shipyard._errors import ConfigError, ShipyardError
 from shipyard._fingerprint import Selection
 
 __all__ = ["python_versions", "session", "sync", "uv_binary"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The newest CPython minor version, the upper bound when only requires-python names the supported versions.
+NEWEST_PYTHON = "3.14"
+#: Interpreter-presence answers kept, one per PATH.
+PYTHONS_CACHE_ENTRIES = 8
 
 
 @overload
@@ -95,7 +102,9 @@ def session(
             default=default,
             requires=requires,
             venv_backend="uv",
-            reuse_venv=True,
+            # Reuse by default (the fingerprint keeps a reused venv correct); a reuse flag the user gave nox
+            # decides instead (None delegates to nox's --reuse-venv).
+            reuse_venv=True if _reuse_flag_given(sys.argv[1:]) is None else None,
         )
         return cast("F", register(with_synced_env))
 
@@ -113,7 +122,8 @@ def sync(s: nox.Session, selection: Selection) -> None:
         uv = _uv.find_uv()
         current = _fingerprint.compute(root, selection, venv, uv)
         recorded = _fingerprint.read_recorded(venv)
-        if current == recorded:
+        missing = _fingerprint.missing_installed(venv) if current == recorded else []
+        if current == recorded and not missing:
             s.log(f"shipyard: environment matches uv.lock ({current.digest}); sync skipped")
             return
         if _no_install(s):
@@ -121,7 +131,13 @@ def sync(s: nox.Session, selection: Selection) -> None:
             return
         pyprojects = {str(p.relative_to(root)): _pyproject.load(p) for p in _pyproject.workspace_pyprojects(root)}
         _uv.validate_selection(selection, pyprojects, session=s.name)
-        reason = "new environment" if recorded is None else f"{', '.join(current.changed_parts(recorded))} changed"
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            reason = f"the environment lost {missing[0]}{more}, which its last sync installed"
+        elif recorded is None:
+            reason = "new environment"
+        else:
+            reason = f"{', '.join(current.changed_parts(recorded))} changed"
         argv = _uv.sync_argv(uv, selection, Path(s.virtualenv.bin) / "python")
         s.log(f"shipyard: {reason}; {' '.join(['uv', *argv[1:]])}")
         env = {"UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
@@ -136,6 +152,26 @@ def sync(s: nox.Session, selection: Selection) -> None:
 def uv_binary() -> str:
     """The uv binary sessions sync with (``$UV``, else the locked ``uv`` package beside nox, else PATH)."""
     return str(_uv.find_uv())
+
+
+def _reuse_flag_given(argv: Sequence[str]) -> bool | None:
+    """The reuse choice on nox's command line: True (reuse), False (a fresh venv), None (none given)."""
+    choice: bool | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--":  # what follows goes to the session
+            break
+        if arg.startswith("--reuse-venv="):
+            value = arg.partition("=")[2]
+        elif arg == "--reuse-venv" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg in ("-N", "--no-reuse-existing-virtualenvs"):
+            value = "no"
+        elif arg in ("-r", "-R", "--reuse-existing-virtualenvs"):
+            value = "yes"
+        else:
+            continue
+        choice = value in ("yes", "always")
+    return choice
 
 
 def _no_install(s: nox.Session) -> bool:
@@ -153,14 +189,19 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
     is decided by the discovery nox itself uses, cached against PATH so a warm ``nox`` start stays fast.
     """
     path = Path(pyproject)
-    wanted = nox.project.python_versions(nox.project.load_toml(path))
+    try:
+        wanted, from_classifiers = _supported_versions(path)
+    except ConfigError as exc:
+        # Called while nox imports the noxfile, where an exception is a traceback: one line and exit 2 instead.
+        logger.error(f"shipyard: {exc}")
+        raise SystemExit(2) from None
     if os.environ.get("SHIPYARD_LIST_ALL_PYTHONS"):
         # Listing for CI (`shipyard ci generate`/`check`): every supported version, installed here or not, so the
         # generated matrix does not depend on the machine that generated it.
         return list(wanted)
     present = _present_interpreters(wanted, cache_dir=path.parent / ".nox")
     skipped = [v for v in wanted if v not in present]
-    if skipped:
+    if skipped and from_classifiers:
         logger.warning(
             f"shipyard: no interpreter found for Python {', '.join(skipped)} (from {path.name}); "
             f"those sessions are skipped. Install them (e.g. `uv python install {' '.join(skipped)}`) to run them."
@@ -169,23 +210,51 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
     return kept or [f"{sys.version_info.major}.{sys.version_info.minor}"]
 
 
+def _supported_versions(path: Path) -> tuple[list[str], bool]:
+    """The versions pyproject declares, and whether they come from classifiers (else from requires-python)."""
+    data = _pyproject.load(path)  # a malformed file is one ConfigError line, not a TOMLDecodeError
+    classifiers = data.get("project", {}).get("classifiers", [])
+    if any(str(c).startswith("Programming Language :: Python :: 3.") for c in classifiers):
+        return list(nox.project.python_versions(data)), True
+    # No version classifiers: every version requires-python allows, up to the newest CPython there is.
+    try:
+        wanted = list(nox.project.python_versions(data, max_version=NEWEST_PYTHON))
+    except ValueError:
+        wanted = []
+    if not wanted:
+        raise ConfigError(
+            'declares no Python versions: add `requires-python` (e.g. ">=3.11") or version classifiers',
+            file=str(path),
+            key="project",
+        )
+    return wanted, False
+
+
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:
+    # One entry per PATH (and versions asked): `uv run nox` (.venv/bin first on PATH) and `.venv/bin/nox`
+    # alternate without re-running discovery.
     path_dirs = os.environ.get("PATH", "").split(os.pathsep)
     stamp = [(d, _mtime(d)) for d in path_dirs]
     key = hashlib.sha256(json.dumps([list(versions), stamp]).encode()).hexdigest()
     cache = cache_dir / ".shipyard-pythons.json"
+    entries: dict[str, list[str]] = {}
     try:
         cached = json.loads(cache.read_text())
-        if cached["key"] == key:
-            return set(cached["present"])
-    except (OSError, ValueError, KeyError):
+        entries = {str(k): list(v) for k, v in cached["entries"].items()}
+        if key in entries:
+            return set(entries[key])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     from python_discovery import get_interpreter
 
     present = {v for v in versions if get_interpreter(v) is not None}
+    entries.pop(key, None)
+    entries[key] = sorted(present)
     try:
         cache_dir.mkdir(exist_ok=True)
-        cache.write_text(json.dumps({"key": key, "present": sorted(present)}))
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"entries": dict(list(entries.items())[-PYTHONS_CACHE_ENTRIES:])}))
+        tmp.replace(cache)
     except OSError:
         pass
     return present
