@@ -5,6 +5,8 @@ See docs/pipeline.md. The public surface is re-exported here; the modules behind
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from shipyard.pipeline._cache import CacheStore, LocalStore
 from shipyard.pipeline._cleanup import CleanupRegistry, add_cleanup, cleanups
 from shipyard.pipeline._context import StageContext
@@ -13,8 +15,11 @@ from shipyard.pipeline._model import FileArtifact, ImageArtifact, Retry, StageRe
 from shipyard.pipeline._pipeline import Interrupted, Pipeline, StageFailed, run_pipeline, stage
 from shipyard.pipeline._report import RunReport
 from shipyard.pipeline._reporters import GitHubReporter, LogReporter, Reporter, default_reporters
-from shipyard.pipeline._retry import retry_call, retryable
 from shipyard.pipeline._runner import RunOptions, StageTimeout
+
+if TYPE_CHECKING:
+    from shipyard.pipeline._retry import retry_call, retryable
+    from shipyard.pipeline._s3 import S3Store
 
 __all__ = [
     "CacheStore",
@@ -50,11 +55,16 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # S3Store imports boto3 when constructed; the class itself is loaded on first use to keep imports cheap.
+    # S3Store imports boto3 when constructed, the retry helpers import stamina: loaded on first use, so a warm
+    # `invoke check` does not pay for them.
     if name == "S3Store":
         from shipyard.pipeline._s3 import S3Store
 
         return S3Store
+    if name in ("retry_call", "retryable"):
+        from shipyard.pipeline import _retry
+
+        return getattr(_retry, name)
     raise AttributeError(f"module 'shipyard.pipeline' has no attribute {name!r}")
 
 

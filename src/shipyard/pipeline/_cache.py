@@ -26,7 +26,6 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import re
 import secrets
 import sys
@@ -211,7 +210,8 @@ def _tool_version(spec: str | tuple[str, ...]) -> str:
 
 def interpreter_identity() -> str:
     """The interpreter that runs the stages: implementation, version and platform (not its path)."""
-    return f"{sys.implementation.name} {sys.version.split()[0]} {sys.platform}-{platform.machine()}"
+    machine = os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "")
+    return f"{sys.implementation.name} {sys.version.split()[0]} {sys.platform}-{machine}"
 
 
 @dataclass(frozen=True)
