@@ -81,3 +81,31 @@ def test_a_missing_tool_fails_under_ci_naming_its_debian_package(tmp_path: Path)
         "shipyard-no-such-tool is missing: install the Debian package shipyard-some-package "
         "(`bash ci/system-packages.sh`)" in result.stdout
     )
+
+
+def test_uv_run_locked_fails_on_a_stale_lock_and_leaves_it_unchanged(tmp_path: Path) -> None:
+    from shipyard.testing import make_project
+
+    project = make_project(tmp_path / "proj", groups={"g": ["iniconfig"]}, sessions={})
+    assert project.lock().returncode == 0
+    lock = project.root / "uv.lock"
+    before = lock.read_bytes()
+    project.set_group("g", ["iniconfig", "six"])  # pyproject changed, lock not: stale
+    env = {k: v for k, v in project.env().items() if k != "VIRTUAL_ENV"}
+    # The README's and .ci/run's form: `uv run --locked ...` fails with uv's one line and rewrites nothing.
+    locked = subprocess.run(
+        ["uv", "run", "--locked", "python", "-c", "pass"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert locked.returncode != 0
+    assert "needs to be updated, but `--locked` was provided" in locked.stderr
+    assert lock.read_bytes() == before
+    for path in ("README.md", ".ci/run"):
+        text = (ROOT / path).read_text()
+        commands = [line for line in text.splitlines() if "uv run " in line and not line.lstrip().startswith("#")]
+        assert commands, path
+        assert all("uv run --locked" in line or "plain `uv run`" in line for line in commands), (path, commands)

@@ -101,8 +101,12 @@ class Graph:
                 parts.append(f"consumes: {', '.join(spec.consumes)}")
             if spec.produces:
                 parts.append(f"produces: {', '.join(spec.produces)}")
+            if spec.project_files:
+                parts.append("files: every git-tracked or untracked non-ignored file")
             if spec.files:
                 parts.append(f"files: {', '.join(spec.files)}")
+            if spec.exclude:
+                parts.append(f"except: {', '.join(spec.exclude)}")
             if spec.env:
                 parts.append(f"env: {', '.join(spec.env)}")
             flags = [flag for flag, on in (("cpu", spec.cpu), ("cached", spec.cache), ("retry", spec.retry)) if on]
