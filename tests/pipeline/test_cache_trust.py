@@ -87,6 +87,7 @@ async def test_an_altered_file_byte_is_a_miss_and_the_entry_is_dropped(project: 
         ("../escaped.txt", "leaves the project root"),
         ("dist/../../escaped.txt", "leaves the project root"),
         ("/tmp/i10-escaped-absolute.txt", "is absolute"),
+        (".git/hooks/post-checkout", "is inside .git"),
     ],
 )
 async def test_paths_outside_the_root_are_refused(project: Path, opts: RunOptions, path: str, why: str) -> None:
@@ -167,3 +168,18 @@ async def test_a_store_that_fails_is_a_warning_and_the_report_is_written(project
     latest = json.loads((project / ".shipyard" / "runs" / "latest.json").read_text())
     assert latest["result"] == "passed"
     assert latest["warnings"] == report.warnings
+
+
+async def test_the_signing_key_never_reaches_what_a_stage_runs(
+    tmp_path: Path, options: RunOptions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_CACHE_SIGNING_KEY", "a-signing-key-of-32-characters!!")
+    p = Pipeline("p")
+
+    @p.stage()
+    async def tests(ctx: StageContext) -> None:
+        result = await ctx.run(["sh", "-c", 'echo "key=${SHIPYARD_CACHE_SIGNING_KEY:-absent} home=${HOME:+set}"'])
+        ctx.summary = result.output.strip()
+
+    report = await p.run_async(options)
+    assert report.stage("tests").summary == "key=absent home=set"

@@ -342,6 +342,8 @@ def safe_target(root: Path, rel: object) -> Path:
         raise EntryRejected(f"path {rel!r} is absolute")
     if any(part == ".." for part in posix.parts):
         raise EntryRejected(f"path {rel!r} leaves the project root")
+    if ".git" in posix.parts:  # hooks and config there would run code on the next git command
+        raise EntryRejected(f"path {rel!r} is inside .git")
     real_root = root.resolve()
     target = root / posix
     ancestor = target.parent

@@ -73,8 +73,19 @@ class StageContext:
         env: Mapping[str, str] | None = None,
         check: bool = True,
     ) -> Result:
-        """Run a command in its own process group (terminated if the stage is cancelled), output captured."""
-        return await run_async(argv, cwd=cwd or self.root, env=env, check=check, on_output=self._emit)
+        """Run a command in its own process group (terminated if the stage is cancelled), output captured.
+
+        The cache's signing key is never passed on: the code a stage runs (tests, a fork's build) cannot forge
+        entries with it."""
+        import os
+
+        from shipyard.pipeline._cache import SIGNING_KEY_ENV
+
+        child = {name: value for name, value in os.environ.items() if name != SIGNING_KEY_ENV}
+        child.update(env or {})
+        return await run_async(
+            argv, cwd=cwd or self.root, env=child, inherit_env=False, check=check, on_output=self._emit
+        )
 
     async def retry(self, operation: str, policy: Retry, function: Callable[[], Awaitable[T]]) -> T:
         """Retry one transient operation inside the stage (a push, an AWS call) under ``policy``."""

@@ -89,8 +89,9 @@ def _config(root: Path) -> dict[str, Any]:
     return config
 
 
-def nox_sessions(root: Path) -> list[str]:
-    """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them."""
+def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
+    """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them:
+    noxfile.py, pyproject.toml, the interpreter, PATH and its directories' mtimes (an interpreter installed)."""
     from shipyard._errors import ConfigError
 
     noxfile = root / "noxfile.py"
@@ -100,10 +101,15 @@ def nox_sessions(root: Path) -> list[str]:
     for part in (noxfile, root / "pyproject.toml"):
         stamp.update(part.read_bytes() if part.is_file() else b"")
     stamp.update(f"{sys.executable}\0{os.environ.get('PATH', '')}".encode())
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            stamp.update(str(Path(directory).stat().st_mtime_ns).encode())
+        except OSError:
+            stamp.update(b"-")
     cache = root / ".shipyard" / "cache" / "nox-sessions.json"
     try:
         cached = json.loads(cache.read_text())
-        if cached["stamp"] == stamp.hexdigest():
+        if cached["stamp"] == stamp.hexdigest() and not refresh:
             return [str(name) for name in cached["sessions"]]
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -172,12 +178,15 @@ def _session_stage(session: str, root: Path, outputs_globs: list[str] | None) ->
     return body
 
 
-def build_check_pipeline(root: Path) -> Pipeline:
-    """The check pipeline for the project at ``root`` (see the module docstring for its configuration)."""
+def build_check_pipeline(root: Path, *, refresh: bool = False) -> Pipeline:
+    """The check pipeline for the project at ``root`` (see the module docstring for its configuration).
+
+    ``refresh`` lists the noxfile's sessions again instead of trusting the cached listing (``--no-cache``)."""
     from shipyard.pipeline import Pipeline, stage
 
     config = _config(root)  # types first: a typo costs no nox start
-    parallel, then, light = _arrange(config, nox_sessions(root), file=str(root / "pyproject.toml"))
+    sessions = nox_sessions(root, refresh=refresh)
+    parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
     # Outputs are never inputs: a build writing dist/ must not change the next run's key.
     produced = tuple(glob for globs in config["outputs"].values() for glob in globs)
     pipeline = Pipeline("check")
@@ -214,7 +223,7 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
     from shipyard.pipeline import RunOptions
 
     root = find_root()
-    pipeline = build_check_pipeline(root)
+    pipeline = build_check_pipeline(root, refresh=no_cache)
     if plan:
         print(pipeline.plan())  # noqa: T201 - tasks are where output is printed
         return
