@@ -137,3 +137,22 @@ def test_check_config_is_validated_before_anything_runs(tmp_path: Path) -> None:
         assert len(lines) == 1, (line, result.stderr)
         assert lines[0].startswith(f"invoke: error: {pyproject}: {message}"), (line, lines[0])
         assert not (root / ".shipyard" / "runs").exists()
+
+
+def test_a_session_nox_skips_is_not_a_pass(tmp_path: Path) -> None:
+    root = make_flat_project(tmp_path / "flat")
+    noxfile = root / "noxfile.py"
+    noxfile.write_text(
+        noxfile.read_text() + "\n\n@nox.session(venv_backend='none')\ndef docs(session):\n"
+        "    session.skip('sphinx is not installed')\n"
+    )
+    result = _check(root)
+    assert result.returncode == 1
+    assert (
+        "stage 'docs' failed: nox skipped session docs: sphinx is not installed; a skipped session is not a pass"
+        in (result.stderr)
+    )
+    assert _states(root)["docs"] == ("failed", "miss")
+    again = _check(root)
+    assert again.returncode == 1  # never cached as a pass
+    assert _states(root)["docs"] == ("failed", "miss")

@@ -164,11 +164,23 @@ def _arrange(config: dict[str, Any], sessions: list[str], *, file: str) -> tuple
 
 def _session_stage(session: str, root: Path, outputs_globs: list[str] | None) -> Any:
     async def body(ctx: StageContext) -> dict[str, Any] | None:
+        import tempfile
+
         from shipyard.pipeline import FileArtifact
 
-        # The same command CI runs for this session, with this interpreter's nox.
-        await ctx.run([sys.executable, "-m", "nox", "-s", session], cwd=ctx.root)
-        ctx.summary = f"nox -s {session} passed"
+        # The same command CI runs for this session, with this interpreter's nox; its report says what ran.
+        with tempfile.TemporaryDirectory(prefix="shipyard-check-") as tmp:
+            report = Path(tmp) / "nox-report.json"
+            await ctx.run([sys.executable, "-m", "nox", "-s", session, "--report", str(report)], cwd=ctx.root)
+            ran = _session_results(report)
+        skipped = [r for r in ran if r.get("result") != "success"]
+        if skipped:
+            # nox exits 0 when it skips a session (a missing interpreter, session.skip()): that is not a pass.
+            name, reason = skipped[0].get("name"), skipped[0].get("reason") or "no reason given"
+            more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+            ctx.fail(f"nox skipped session {name}{more}: {reason}; a skipped session is not a pass")
+            return None if outputs_globs is None else {f"{session}-outputs": []}
+        ctx.summary = f"nox -s {session} passed" + (f" ({len(ran)} sessions)" if len(ran) > 1 else "")
         if outputs_globs is None:
             return None
         paths = sorted({p for glob in outputs_globs for p in ctx.root.glob(glob) if p.is_file()})
@@ -176,6 +188,15 @@ def _session_stage(session: str, root: Path, outputs_globs: list[str] | None) ->
 
     body.__qualname__ = body.__name__ = f"session_{session}"
     return body
+
+
+def _session_results(report: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(report.read_text())
+        sessions = [s for s in data["sessions"] if isinstance(s, dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return [{"name": report.name, "result": "unknown", "reason": "nox wrote no readable --report"}]
+    return sessions or [{"name": "(none)", "result": "none", "reason": "nox ran no session"}]
 
 
 def build_check_pipeline(root: Path, *, refresh: bool = False) -> Pipeline:
