@@ -183,3 +183,40 @@ async def test_the_signing_key_never_reaches_what_a_stage_runs(
 
     report = await p.run_async(options)
     assert report.stage("tests").summary == "key=absent home=set"
+
+
+class _FullDisk:
+    """A store whose writes fail (a full disk): reads find nothing, every put raises."""
+
+    shared = False
+
+    def get(self, key: str) -> bytes | None:
+        return None
+
+    def put(self, key: str, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+
+async def test_a_failing_write_is_one_warning_on_every_channel(project: Path, opts: RunOptions) -> None:
+    import io
+
+    from shipyard.pipeline import GitHubReporter
+
+    out, summary = io.StringIO(), project / "summary.md"
+    opts.store = _FullDisk()
+    opts.reporters = [GitHubReporter(out, summary)]
+    p = _pipeline()
+
+    @p.stage(cache=True)
+    async def second(ctx: StageContext) -> None:
+        pass
+
+    report = await p.run_async(opts)
+    assert report.ok
+    assert report.warnings == [
+        "cache store _FullDisk failed on put (OSError: [Errno 28] No space left on device); treating every lookup "
+        "as a miss and skipping writes"
+    ]
+    assert f"::warning title=pipeline p::{report.warnings[0]}" in out.getvalue()
+    assert "⚠️ cache store _FullDisk failed on put" in summary.read_text()
+    assert json.loads((project / ".shipyard" / "runs" / "latest.json").read_text())["result"] == "passed"

@@ -153,3 +153,21 @@ async def test_unreachable_store_is_one_warning_and_a_miss(moto: MotoServer, tmp
     assert "NoSuchBucket" in report.warnings[0]
     assert report.path is not None
     assert report.path.is_file()
+
+
+async def test_a_store_refusing_connections_is_one_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipyard.testing import free_port
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    runs: list[str] = []
+    report = await _counting_pipeline(runs).run_async(
+        _options(_checkout(tmp_path / "a"), S3Store("bucket"), SHIPYARD_CACHE_SIGNING_KEY=KEY)
+    )
+    assert report.ok
+    assert runs == ["work"]
+    assert len(report.warnings) == 1
+    assert "failed on get" in report.warnings[0]
+    assert "Could not connect" in report.warnings[0]
