@@ -24,6 +24,10 @@ class StageFailed(PipelineError):
     def __init__(self, report: RunReport) -> None:
         self.report = report
         failed = report.failed
+        if not failed:  # no stage failed, yet not every stage passed (cancelled or skipped)
+            others = [r.name for r in report.stages if r.state.value not in ("passed", "cached")]
+            super().__init__(f"pipeline {report.pipeline!r} {report.result}: not run to the end: {', '.join(others)}")
+            return
         first = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         super().__init__(f"stage {first.name!r} failed{more}: {first.error}")
