@@ -231,7 +231,7 @@ def _supported_versions(path: Path) -> tuple[list[str], bool]:
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:
-    # One entry per PATH (and versions asked): `uv run nox` (.venv/bin first on PATH) and `.venv/bin/nox`
+    # One entry per PATH (and versions asked): `uv run --locked nox` (.venv/bin first on PATH) and `.venv/bin/nox`
     # alternate without re-running discovery.
     path_dirs = os.environ.get("PATH", "").split(os.pathsep)
     stamp = [(d, _mtime(d)) for d in path_dirs]
