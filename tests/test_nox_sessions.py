@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from shipyard import _command
-from shipyard._command import Result
 from shipyard.testing._projects import Project, make_project
 
 pytestmark = pytest.mark.slow
@@ -103,41 +101,22 @@ def test_dash_capital_r_skips_the_sync_as_nox_promises(project: Project) -> None
     assert "uv sync" not in result.output
 
 
-def _nox_with(project: Project, env: dict[str, str], *args: str) -> Result:
-    argv = [sys.executable, "-m", "nox", "--noxfile", str(project.root / "noxfile.py"), *args]
-    return _command.run(argv, cwd=project.root, env={**project.env(), **env}, inherit_env=False, check=False)
-
-
-def test_alternating_uv_run_and_venv_nox_does_not_resync(project: Project, tmp_path: Path) -> None:
-    # `uv run --locked nox` exports $UV (the uv running it); `.venv/bin/nox` finds the locked uv beside nox.
-    # Two binaries of one uv version are one environment.
-    from uv import find_uv_bin
-
-    beside_nox = Path(find_uv_bin())
-    other = tmp_path / "other-bin" / "uv"
-    other.parent.mkdir()
-    shutil.copy2(beside_nox, other)
-    drop_uv = {k: v for k, v in project.env().items() if k != "UV"}
-    first = _command.run(
-        [sys.executable, "-m", "nox", "--noxfile", str(project.root / "noxfile.py"), "-s", "check"],
-        cwd=project.root,
-        env=drop_uv,
-        inherit_env=False,
-        check=False,
-    )
+def test_alternating_uv_run_and_venv_nox_does_not_resync(project: Project) -> None:
+    # `uv run --locked nox` exports $UV (the uv running it) and puts .venv/bin first on PATH; `.venv/bin/nox` finds
+    # the locked uv beside nox. Two binaries of one uv version are one environment: neither re-syncs the other.
+    repo = Path(__file__).resolve().parents[1]
+    noxfile = str(project.root / "noxfile.py")
+    env = {k: v for k, v in project.env().items() if k != "UV"}
+    via_uv_run = ["uv", "run", "--locked", "--project", str(repo), "nox", "--noxfile", noxfile, "-s", "check"]
+    direct = [str(Path(sys.executable).parent / "nox"), "--noxfile", noxfile, "-s", "check"]
+    first = _command.run(direct, cwd=project.root, env=env, inherit_env=False, check=False)
     assert first.returncode == 0, first.output
-    for _ in range(2):
-        via_uv_run = _nox_with(project, {"UV": str(other)}, "-s", "check")
-        assert via_uv_run.returncode == 0, via_uv_run.output
-        assert "sync skipped" in via_uv_run.output, via_uv_run.output
-        direct = _command.run(
-            [sys.executable, "-m", "nox", "--noxfile", str(project.root / "noxfile.py"), "-s", "check"],
-            cwd=project.root,
-            env=drop_uv,
-            inherit_env=False,
-            check=False,
-        )
-        assert "sync skipped" in direct.output, direct.output
+    assert "new environment" in first.output
+    for argv in (via_uv_run, direct, via_uv_run, direct):
+        result = _command.run(argv, cwd=project.root, env=env, inherit_env=False, check=False)
+        assert result.returncode == 0, result.output
+        assert "sync skipped" in result.output, result.output
+        assert "uv sync" not in result.output
 
 
 @pytest.mark.parametrize("flag", ["--reuse-venv=no", "--reuse-venv=never", "-N", "--no-reuse-existing-virtualenvs"])
