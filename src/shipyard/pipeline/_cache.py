@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import sys
 import types
 from collections.abc import Iterable, Mapping
@@ -163,24 +164,48 @@ def _excluded(rel: PurePosixPath | Path, exclude: tuple[str, ...]) -> bool:
 def project_files(root: Path) -> list[str]:
     """Every file git tracks under ``root`` plus the untracked files git does not ignore (relative, POSIX).
 
-    Outside a git work tree, every file under ``root``. Tool directories (``SKIPPED_DIRS``) are left out.
+    Outside a git work tree, or when an enclosing repository ignores ``root`` itself (a dotfiles repo in $HOME, a
+    checkout under another repo's ignored directory), every file under ``root``. A directory git lists as one
+    entry (a submodule, a nested repository) is listed the same way, by its own git. Tool directories
+    (``SKIPPED_DIRS``) are left out.
     """
-    from shipyard._command import run
-    from shipyard._errors import CommandFailed
-
-    try:
-        listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root, check=False)
-    except CommandFailed:  # git is not installed
-        listed = None
-    if listed is not None and listed.returncode == 0:
-        names = {name for name in listed.output.split("\0") if name}
-    else:
+    names = _git_files(root)
+    if names is None:
         names = set()
         for directory, dirs, files in os.walk(root):
             dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
             base = Path(directory).relative_to(root)
             names.update((base / name).as_posix() for name in files)
     return sorted(name for name in names if not _skipped(PurePosixPath(name).parts))
+
+
+def _git(argv: list[str], root: Path) -> subprocess.CompletedProcess[bytes] | None:
+    # Not shipyard._command.run: file names must be read as raw bytes, neither redacted (a secret that is part
+    # of a name would drop that file from the key) nor decoded lossily (a non-UTF-8 name would match no file).
+    try:
+        return subprocess.run(["git", *argv], cwd=root, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    except OSError:  # git is not installed
+        return None
+
+
+def _git_files(root: Path) -> set[str] | None:
+    """What git lists under ``root``, or None when git's listing does not cover it (walk the tree instead)."""
+    listed = _git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], root)
+    if listed is None or listed.returncode != 0:
+        return None
+    # An ignored root lists nothing (or only force-added files): that is not an empty project.
+    ignored = _git(["check-ignore", "-q", "."], root)
+    if ignored is None or ignored.returncode == 0:
+        return None
+    names: set[str] = set()
+    for name in (os.fsdecode(entry).rstrip("/") for entry in listed.stdout.split(b"\0") if entry):
+        path = root / name
+        if path.is_dir() and not path.is_symlink() and not _skipped(PurePosixPath(name).parts):
+            # A submodule (a gitlink) or an untracked nested repository: its files are inputs too.
+            names.update(f"{name}/{inner}" for inner in project_files(path))
+        else:
+            names.add(name)
+    return names
 
 
 def hash_project_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:

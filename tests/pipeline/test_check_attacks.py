@@ -1,0 +1,88 @@
+"""Attacks on ``invoke check`` and the cache found by a second developer: each was a false pass or a leak."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shipyard.pipeline._cache import hash_project_files
+from shipyard.testing import make_flat_project
+
+INVOKE = str(Path(sys.executable).parent / "invoke")
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "protocol.file.allow=always"]
+
+
+def _check(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")}
+    return subprocess.run(
+        [INVOKE, "check", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**base, "CI": "true", **env},
+        check=False,
+    )
+
+
+def _git(cwd: Path, *argv: str) -> None:
+    subprocess.run([*GIT, *argv], cwd=cwd, check=True, capture_output=True)
+
+
+def test_a_project_inside_a_directory_an_enclosing_repo_ignores_is_still_hashed(tmp_path: Path) -> None:
+    # A dotfiles repo in $HOME ignoring everything, or a checkout under another repo's ignored vendor/ directory:
+    # git lists none of the project's files, which must not mean "nothing to hash".
+    _git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("vendor/\n")
+    root = make_flat_project(tmp_path / "vendor" / "proj")
+    subprocess.run(["rm", "-rf", str(root / ".git")], check=True)
+    assert _check(root).returncode == 0
+    (root / "app" / "__init__.py").write_text("def add(a, b):\n    return a - b\n")
+    broken = _check(root, "--explain")
+    assert broken.returncode == 1, broken.stderr
+    assert "tests: cache miss: file app/__init__.py changed" in broken.stderr
+
+
+def test_files_of_a_nested_repository_and_a_submodule_are_inputs(tmp_path: Path) -> None:
+    root = make_flat_project(tmp_path / "proj")
+    nested = root / "vendored"
+    nested.mkdir()
+    (nested / "lib.py").write_text("X = 1\n")
+    _git(nested, "init", "-q")
+    _git(nested, "add", "-A")
+    _git(nested, "commit", "-q", "-m", "nested")
+    _git(root, "submodule", "add", "-q", "./vendored", "sub")
+    before = hash_project_files(root)
+    assert "vendored/lib.py" in before
+    assert "sub/lib.py" in before
+    (nested / "lib.py").write_text("X = 2\n")
+    (root / "sub" / "lib.py").write_text("X = 3\n")
+    after = hash_project_files(root)
+    assert after["vendored/lib.py"] != before["vendored/lib.py"]
+    assert after["sub/lib.py"] != before["sub/lib.py"]
+    # The nested repository's own ignore rules still apply.
+    (nested / ".gitignore").write_text("*.log\n")
+    (nested / "noise.log").write_text("x")
+    assert "vendored/noise.log" not in hash_project_files(root)
+
+
+def test_file_names_are_read_raw_not_redacted_or_lossily_decoded(tmp_path: Path) -> None:
+    from shipyard._secrets import registry
+
+    root = make_flat_project(tmp_path / "proj")
+    odd = os.fsdecode(b"caf\xe9.py")  # not UTF-8: git prints the raw bytes
+    (root / odd).write_text("X = 1\n")
+    (root / "token-4f9a.py").write_text("X = 1\n")
+    registry.register("token-4f9a")
+    try:
+        before = hash_project_files(root)
+        assert odd in before, sorted(before)
+        assert "token-4f9a.py" in before, sorted(before)
+        (root / odd).write_text("X = 2\n")
+        (root / "token-4f9a.py").write_text("X = 2\n")
+        after = hash_project_files(root)
+        assert after[odd] != before[odd]
+        assert after["token-4f9a.py"] != before["token-4f9a.py"]
+    finally:
+        registry.clear()
