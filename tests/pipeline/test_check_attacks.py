@@ -86,3 +86,26 @@ def test_file_names_are_read_raw_not_redacted_or_lossily_decoded(tmp_path: Path)
         assert after["token-4f9a.py"] != before["token-4f9a.py"]
     finally:
         registry.clear()
+
+
+def test_more_bad_check_config_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    root = make_flat_project(tmp_path / "flat")
+    pyproject = root / "pyproject.toml"
+    base = pyproject.read_text()
+    cases = {
+        # Each of these ran (a traceback, an internal error in every stage) or passed every change (no inputs).
+        "[tool.shipyard.check]\nfiles = ['/etc/*']": "tool.shipyard.check.files: '/etc/*' must be a glob relative",
+        "[tool.shipyard.check]\nfiles = ['../*']": "tool.shipyard.check.files: '../*' must be a glob relative",
+        "[tool.shipyard.check]\nfiles = []": "tool.shipyard.check.files: must list at least one glob",
+        "[tool.shipyard.check]\nparallel = ['lint', 'lint']": "tool.shipyard.check.parallel: 'lint' is listed twice",
+        "[tool.shipyard]\ncheck = 5": "tool.shipyard.check: must be a table, got int",
+        "[tool]\nshipyard = 1": "tool.shipyard: must be a table, got int",
+    }
+    for text, message in cases.items():
+        pyproject.write_text(base + "\n" + text + "\n")
+        result = _check(root)
+        assert result.returncode == 2, (text, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (text, result.stderr)
+        assert lines[0].startswith(f"invoke: error: {pyproject}: {message}"), (text, lines[0])
+        assert not (root / ".shipyard" / "runs").exists()

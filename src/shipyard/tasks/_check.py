@@ -46,13 +46,25 @@ def _strings(value: Any, *, file: str, key: str, what: str = "session names (str
     return list(value)
 
 
+def _relative_glob(glob: str, *, file: str, key: str) -> None:
+    from shipyard._errors import ConfigError
+
+    if glob.startswith("/") or ".." in Path(glob).parts or "\\" in glob:
+        raise ConfigError(f"{glob!r} must be a glob relative to the project root", file=file, key=key)
+
+
 def _config(root: Path) -> dict[str, Any]:
     """The table with its types checked (no session names yet: that needs the noxfile's listing)."""
     from shipyard._errors import ConfigError
     from shipyard._pyproject import Field, load, validate_table
 
     file = str(root / "pyproject.toml")
-    table = load(root / "pyproject.toml").get("tool", {}).get("shipyard", {}).get("check", {})
+    table: Any = load(root / "pyproject.toml")
+    for depth, name in enumerate(("tool", "shipyard", "check")):
+        table = table.get(name, {})
+        if not isinstance(table, dict) and depth < 2:  # `[tool] shipyard = 1`: one line, not an AttributeError
+            key = ".".join(("tool", "shipyard")[: depth + 1])
+            raise ConfigError(f"must be a table, got {type(table).__name__}", file=file, key=key)
     config = validate_table(
         table,
         {
@@ -69,8 +81,20 @@ def _config(root: Path) -> dict[str, Any]:
     for name in ("parallel", "then", "light"):
         if config[name] is not None:
             config[name] = _strings(config[name], file=file, key=f"{_KEY}.{name}")
+            twice = [s for i, s in enumerate(config[name]) if s in config[name][:i]]
+            if twice:
+                raise ConfigError(f"{twice[0]!r} is listed twice; list it once", file=file, key=f"{_KEY}.{name}")
     if config["files"] is not None:
         config["files"] = _strings(config["files"], file=file, key=f"{_KEY}.files", what="globs (strings)")
+        if not config["files"]:
+            # No inputs would make every change a cache hit: a false pass.
+            raise ConfigError(
+                "must list at least one glob (leave the key out to hash every project file)",
+                file=file,
+                key=f"{_KEY}.files",
+            )
+        for glob in config["files"]:
+            _relative_glob(glob, file=file, key=f"{_KEY}.files")
     config["env"] = _strings(config["env"], file=file, key=f"{_KEY}.env", what="variable names (strings)")
     for name in config["env"]:
         if not _ENV_NAME.fullmatch(name):
@@ -82,8 +106,7 @@ def _config(root: Path) -> dict[str, Any]:
         globs = [value] if isinstance(value, str) and value else value
         outputs[session] = _strings(globs, file=file, key=key, what="globs, or one glob string")
         for glob in outputs[session]:
-            if glob.startswith("/") or ".." in Path(glob).parts:
-                raise ConfigError(f"{glob!r} must be a glob relative to the project root", file=file, key=key)
+            _relative_glob(glob, file=file, key=key)
     config["outputs"] = outputs
     config["explicit_outputs"] = explicit
     return config
