@@ -137,17 +137,19 @@ def push(  # noqa: PLR0917 - invoke maps positional parameters to options
     name: list[str] | None = None,
     registry: str = "",
     json: bool = False,
-    attempts: int = 5,
-    timeout: float = 120.0,
+    attempts: str = "5",
+    timeout: str = "120",
 ) -> None:
     """Push the images built for this commit (concurrently) and print their digest references."""
     from shipyard._logging import configure
     from shipyard.images import RetryPolicy, local_image, push_images
+    from shipyard.tasks._options import positive_float, positive_int, registry_option
 
     configure(level="warning")
-    target = registry or os.environ.get("SHIPYARD_REGISTRY", "") or DEFAULT_REGISTRY
+    policy = RetryPolicy(attempts=positive_int(attempts, "--attempts"), timeout=positive_float(timeout, "--timeout"))
+    target = registry_option(registry or os.environ.get("SHIPYARD_REGISTRY", "") or DEFAULT_REGISTRY, bool(registry))
     built = [local_image(config) for config in _configs(name or [])]
-    pushed = push_images(built, target, policy=RetryPolicy(attempts=attempts, timeout=timeout))
+    pushed = push_images(built, target, policy=policy)
     _report(
         [image.as_json() for image in pushed],
         as_json=json,
