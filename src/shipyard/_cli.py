@@ -2,7 +2,9 @@
 
 Both the ``shipyard`` console script and the invoke tasks (``shipyard.tasks``) go through ``handle_errors``:
 a ``ShipyardError`` prints its one-line message to stderr and exits with its code, never a traceback;
-Ctrl-C exits 130. Anything else is a bug in Shipyard, and keeps its traceback.
+Ctrl-C exits 130. A third-party error that escaped its boundary (docker, requests, botocore, tomllib, socket)
+is still one line, saying which part failed. Anything else is a bug in Shipyard, and keeps its traceback.
+The line is redacted, collapsed to one line, and inert as a GitHub workflow command (docs/errors.md).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from shipyard._errors import ConfigError
 from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table
 from shipyard._refs import parse_reference, registry_problem
+from shipyard._secrets import protect
 
 __all__ = ["Environment", "default_environment", "get_environment", "load_environments"]
 
@@ -173,6 +174,7 @@ def _check_image(image: str, registry: str, *, file: str, key: str) -> None:
         raise ConfigError(f"{image!r} {why}", file=file, key=f"{key}.image")
     if registry and (problem := registry_problem(registry)):
         raise ConfigError(f"{registry!r} {problem}", file=file, key=f"{key}.registry")
+    protect(image, f"{registry.rstrip('/')}/{image}" if registry else "")  # public: never masked in output
 
 
 def _check_env_var(var: str, value: str, *, file: str, key: str) -> None:

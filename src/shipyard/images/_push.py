@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard._errors import ImageError
 from shipyard._logging import get_logger
-from shipyard._secrets import redact
+from shipyard._secrets import protect, redact
 from shipyard.images._auth import Credentials, default_credentials
 from shipyard.images._client import api_client
 from shipyard.images._errors import PushFailed
@@ -73,6 +73,7 @@ def push_image(
     """Push every tag of ``image`` to ``registry`` (``host[:port]``); return its digest identity."""
     registry = registry.rstrip("/")
     repository = f"{registry}/{image.image}"
+    _check_repository(repository, registry)
     credentials = credentials or default_credentials(registry)
     deadline = time.monotonic() + policy.timeout  # --timeout bounds the whole push, not only the retries
     api = client or api_client(timeout=_read_timeout(policy))
@@ -93,6 +94,7 @@ def push_image(
             api.close()
     if digest is None:
         raise ImageError(f"image {image.name} has no tags to push; build it first")
+    protect(repository, f"{repository}@{digest}", *(f"{repository}:{tag}" for tag in image.tag_names))
     _log().info("image.push.done", image=image.name, reference=f"{repository}@{digest}", attempts=attempts)
     return PushedImage(
         built=image,
@@ -102,6 +104,16 @@ def push_image(
         tags=tuple(f"{repository}:{tag}" for tag in image.tag_names),
         attempts=attempts,
     )
+
+
+def _check_repository(repository: str, registry: str) -> None:
+    """Before any work: a registry docker would reject is one line naming it, not a failure mid-push."""
+    from shipyard._refs import parse_reference, registry_problem
+
+    if problem := registry_problem(registry):
+        raise ImageError(f"registry {registry!r} {problem}")
+    if parse_reference(repository)[0] is None:
+        raise ImageError(f"{repository!r} {parse_reference(repository)[1]}")
 
 
 def push_images(

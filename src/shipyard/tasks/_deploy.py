@@ -34,7 +34,11 @@ def _finish(result: Any, *, as_json: bool) -> None:
     if "diff" in result.details:
         lines.append(result.details["diff"] or "(no change to the task definition)")
     if result.details.get("log_tail"):
-        lines.append("new container's last log lines:\n" + result.details["log_tail"])
+        from shipyard._workflow_commands import in_github_actions, untrusted
+
+        tail = str(result.details["log_tail"])
+        tail = "\n".join(untrusted(tail.splitlines())) if in_github_actions() else tail
+        lines.append("new container's last log lines:\n" + tail)
     _emit(result.to_dict(), as_json=as_json, text="\n".join(lines))
     if not result.ok:
         raise DeployError(f"deploy to {result.env!r} failed: {result.reason}")
@@ -64,12 +68,24 @@ def deploy(c: Any, env: str | None = None, image: str = "", dry_run: bool = Fals
     if image:
         from shipyard.tasks._options import image_option
 
-        result = run_deploy(environment, image_option(image, target=environment.target), dry_run=dry_run)
+        image = image_option(image, target=environment.target)
+    _preflight(environment)
+    if image:
+        result = run_deploy(environment, image, dry_run=dry_run)
     else:
         from shipyard.deploy._chain import deploy_chain
 
         result = deploy_chain(environment, dry_run=dry_run)
     _finish(result, as_json=json)
+
+
+def _preflight(environment: Any) -> None:
+    """What can fail before a deploy starts does, before any lock or build: the docker target's secrets are
+    read (and registered for redaction) now, so a missing, binary or too-short secret is one line up front."""
+    if environment.target == "docker" and environment.secrets:
+        from shipyard.deploy._secret_refs import resolve_values
+
+        resolve_values(environment.secrets, environment.region)
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})

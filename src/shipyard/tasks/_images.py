@@ -53,14 +53,16 @@ def _build_view(name: str) -> Iterator[Callable[[BuildEvent], None]]:
     from shipyard._secrets import redact
 
     if in_ci() or not sys.stderr.isatty():
+        from shipyard._workflow_commands import safe
 
         def plain(event: BuildEvent) -> None:
+            # Build output is untrusted: under GitHub Actions no line of it may act as a workflow command.
             if event.kind == "step":
-                print(f"[{name}] Step {event.step}/{event.total}: {redact(event.text)}", file=sys.stderr)  # noqa: T201
+                print(safe(f"[{name}] Step {event.step}/{event.total}: {redact(event.text)}"), file=sys.stderr)  # noqa: T201
             elif event.kind == "cached":
                 print(f"[{name}]   (cached)", file=sys.stderr)  # noqa: T201
             else:
-                print(f"[{name}]   {redact(event.text)}", file=sys.stderr)  # noqa: T201
+                print(safe(f"[{name}]   {redact(event.text)}"), file=sys.stderr)  # noqa: T201
 
         yield plain
         return
@@ -93,10 +95,11 @@ def _build_view(name: str) -> Iterator[Callable[[BuildEvent], None]]:
 
 
 def _report(rows: list[dict[str, Any]], *, as_json: bool, text: Callable[[dict[str, Any]], str]) -> None:
-    from shipyard._secrets import redact
+    from shipyard._secrets import redact, redact_fields
 
     if as_json:
-        print(redact(jsonlib.dumps(rows if len(rows) > 1 else rows[0], indent=2)))  # noqa: T201
+        # Field by field before serialization; image references, ids and digests are kept whole.
+        print(jsonlib.dumps(redact_fields(rows if len(rows) > 1 else rows[0]), indent=2))  # noqa: T201
         return
     for row in rows:
         print(redact(text(row)))  # noqa: T201

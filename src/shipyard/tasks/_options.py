@@ -37,15 +37,19 @@ def positive_float(value: str | float, option: str) -> float:
 
 def image_option(ref: str, *, target: str) -> str:
     """``--image``: a valid reference; on the docker target a digest one (a tag can move under a deploy)."""
+    import re
+
     from shipyard._refs import parse_reference
 
+    if re.fullmatch(r"sha256:[0-9a-f]{64}", ref):
+        return ref  # a local image id: as immutable as a digest
     parsed, problem = parse_reference(ref)
     if parsed is None:
         raise ConfigError(f"--image {ref!r} {problem}; pass a reference such as registry/repo@sha256:<digest>")
     if target == "docker" and not parsed.digest:
         raise ConfigError(
             f"--image {ref!r} has no digest, and a tag can move: the docker target deploys and records digests; "
-            "pass repo@sha256:<digest> (what `invoke image.push` prints)"
+            "pass repo@sha256:<digest> (what `invoke image.push` prints) or an image id"
         )
     return ref
 
