@@ -1,0 +1,134 @@
+"""What init would do to a project: the files to write, the dependencies to add and the tables to append.
+
+A plan is computed from what was detected and never touches the disk; ``_write.apply`` carries it out.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from shipyard._init import _templates
+from shipyard._init._app import App, server_requirements
+from shipyard._init._detect import Project
+
+__all__ = ["FileChange", "Options", "Plan", "make_plan"]
+
+#: Lower bounds for the tools the generated sessions run (uv resolves and locks the newest that fits).
+LINT = ["ruff>=0.6"]
+TYPECHECK = {"mypy": ["mypy>=1.10"], "pyright": ["pyright>=1.1.380"]}
+TEST = ["pytest>=8"]
+#: Ports a local service must never take (the machine's own registry and the usual dev proxy).
+_AVOID_PORTS = {5000, 8080}
+
+
+@dataclass(frozen=True)
+class Options:
+    app: str | None = None
+    force: bool = False
+    diff: bool = False
+    port: int | None = None
+    registry: str = "127.0.0.1:5000"
+    #: How the project depends on Shipyard: a requirement, a wheel path or a git URL (what `uv add` accepts).
+    shipyard: str = "shipyard"
+    workflows: bool = True
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file init writes: its new text; ``append`` adds missing lines instead of replacing the file."""
+
+    path: str
+    text: str
+    append: bool = False
+
+
+@dataclass
+class Plan:
+    project: Project
+    app: App | None
+    files: list[FileChange] = field(default_factory=list)
+    #: (group or None for runtime, requirements) for ``uv add``.
+    dependencies: list[tuple[str | None, list[str]]] = field(default_factory=list)
+    tables: str = ""
+    lock: bool = False
+    workflows: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def make_plan(project: Project, app: App | None, options: Options) -> Plan:
+    plan = Plan(project=project, app=app)
+    typecheck = next((tool for tool in ("mypy", "pyright") if tool in project.tools), None)
+    has_tests = project.tests_dir is not None or "pytest" in project.tools
+    plan.files.append(FileChange("tasks.py", _templates.tasks_py(project)))
+    if app is not None:
+        plan.files.append(FileChange("Dockerfile", _templates.dockerfile(project, app)))
+        plan.files.append(FileChange(".dockerignore", _templates.DOCKERIGNORE))
+    plan.files.append(FileChange(".gitignore", "\n".join(_templates.GITIGNORE_LINES) + "\n", append=True))
+
+    if runtime := server_requirements(app, project):
+        plan.dependencies.append((None, runtime))
+    if "lint" not in project.groups:
+        plan.dependencies.append(("lint", LINT))
+    if typecheck and "typecheck" not in project.groups:
+        plan.dependencies.append(("typecheck", TYPECHECK[typecheck]))
+    test_group = _group_with(project, "pytest")
+    if has_tests and test_group is None:
+        test_group = "test"
+        plan.dependencies.append(("test", [*TEST, options.shipyard]))
+    elif has_tests and test_group is not None and not _names(project.groups[test_group], "shipyard"):
+        plan.dependencies.append((test_group, [options.shipyard]))  # the pytest plugin's fixtures
+    if not _names(project.groups.get("dev", []), "shipyard") and test_group != "dev":
+        plan.dependencies.append(("dev", [options.shipyard]))
+
+    lint_format = "ruff" in project.tools
+    text = _templates.noxfile(project, lint_format=lint_format, typecheck=typecheck, test_group=test_group)
+    plan.files.insert(0, FileChange("noxfile.py", text))
+    if app is not None and not project.has_build_system:
+        plan.notes.append(
+            "pyproject.toml has no [build-system]: the image needs the project's wheel; add one (e.g. hatchling)"
+        )
+    port = options.port or free_port()
+    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry)
+    plan.lock = bool(plan.dependencies or plan.tables) or "uv.lock" not in project.existing
+    plan.workflows = options.workflows and (not project.foreign_workflows or options.force)
+    if project.foreign_workflows and not options.force:
+        plan.notes.append(
+            f"kept .github/workflows/{', '.join(project.foreign_workflows)}: hand-written, so no workflow was "
+            "generated beside it; `shipyard ci generate` writes them when you are ready (init --force replaces)"
+        )
+    return plan
+
+
+def _group_with(project: Project, name: str) -> str | None:
+    """The dependency group that already holds ``name`` (``test`` first, then the others)."""
+    for group in sorted(project.groups, key=lambda g: g not in {"test", "tests"}):
+        if _names(project.groups[group], name):
+            return group
+    return None
+
+
+def _names(requirements: list[object], name: str) -> bool:
+    return any(isinstance(req, str) and req.replace(" ", "").lower().startswith(name) for req in requirements)
+
+
+def free_port() -> int:
+    """A port nothing listens on now (never 5000 or 8080), for the ``local`` environment."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _AVOID_PORTS:
+            return port
+
+
+def describe(plan: Plan) -> dict[str, object]:
+    """A JSON-able summary (for --json and for tests)."""
+    return {
+        "app": None if plan.app is None else {"kind": plan.app.kind, "target": plan.app.target},
+        "files": [change.path for change in plan.files],
+        "dependencies": [[group, reqs] for group, reqs in plan.dependencies],
+        "lock": plan.lock,
+        "workflows": plan.workflows,
+        "notes": plan.notes,
+    }

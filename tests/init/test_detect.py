@@ -1,0 +1,77 @@
+"""Finding the app and reading a project, on fixture projects (no uv, no network: parsing only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard._errors import ConfigError
+from shipyard._init import Options, detect, find_app, plan
+from shipyard._init._app import parse_app
+
+from ._projects import write
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "target", "layout"),
+    [
+        ("flask_app", "wsgi", "flaskr:create_app()", "flat"),
+        ("fastapi_app", "asgi", "inventory_api.main:app", "src"),
+        ("no_deps", "script", "plainhttp", "flat"),
+    ],
+)
+def test_the_app_is_found_without_importing_the_project(
+    tmp_path: Path, name: str, kind: str, target: str, layout: str
+) -> None:
+    root = write(name, tmp_path / name)
+    (root / "conftest.py").write_text("raise SystemExit('init must never import the project')\n")
+    project = detect(root)
+    app = find_app(project)
+    assert project.layout == layout
+    assert app is not None
+    assert (app.kind, app.target) == (kind, target)
+
+
+@pytest.mark.parametrize("name", ["library", "existing"])
+def test_a_library_has_no_app_and_gets_no_image(tmp_path: Path, name: str) -> None:
+    made = plan(write(name, tmp_path / name), Options())
+    assert made.app is None
+    assert [change.path for change in made.files] == ["noxfile.py", "tasks.py", ".gitignore"]
+    assert "images" not in made.tables
+    assert "environments" not in made.tables
+
+
+def test_servers_are_added_as_runtime_dependencies(tmp_path: Path) -> None:
+    wsgi = plan(write("flask_app", tmp_path / "f"), Options())
+    asgi = plan(write("fastapi_app", tmp_path / "a"), Options())
+    plain = plan(write("no_deps", tmp_path / "n"), Options())
+    assert (None, ["gunicorn>=23"]) in wsgi.dependencies
+    assert (None, ["gunicorn>=23", "uvicorn>=0.30", "uvicorn-worker>=0.3"]) in asgi.dependencies
+    assert all(group is not None for group, _ in plain.dependencies)  # a stdlib server needs nothing
+
+
+def test_app_option_overrides_and_is_checked(tmp_path: Path) -> None:
+    root = write("flask_app", tmp_path / "flask")
+    made = plan(root, Options(app="flaskr:create_app"))
+    assert made.app is not None
+    assert (made.app.kind, made.app.target) == ("wsgi", "flaskr:create_app")
+    with pytest.raises(ConfigError, match=r"no module 'nowhere'"):
+        parse_app("nowhere:app", detect(root))
+    with pytest.raises(ConfigError, match="expected module:attr"):
+        parse_app("flaskr", detect(root))
+
+
+def test_no_pyproject_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        detect(tmp_path)
+    assert "no pyproject.toml in" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_tests_session_uses_the_group_that_already_has_pytest(tmp_path: Path) -> None:
+    made = plan(write("fastapi_app", tmp_path / "a"), Options(shipyard="shipyard"))
+    noxfile = made.files[0].text
+    assert 'groups=["dev"]' in noxfile  # pytest and httpx live in the project's dev group
+    assert ("test", ["pytest>=8", "shipyard"]) not in made.dependencies
+    assert ("dev", ["shipyard"]) in made.dependencies
