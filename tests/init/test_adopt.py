@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from shipyard import _command
 from shipyard.testing import LocalRegistry, free_port, remove_environment
 
-from .conftest import Fixture
+from .conftest import Fixture, clean_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -48,6 +49,11 @@ def test_init_then_the_tests_session_passes(fixture_project: Callable[[str], Fix
     tests = project.uv_run("nox", "-s", "tests")
     assert tests.returncode == 0, tests.output[-3000:]
     assert "passed" in tests.output or "OK" in tests.output
+    if name != "existing":  # init put Shipyard in the test group: its pytest plugin's fixtures are there
+        (venv,) = (project.root / ".nox").glob("tests*")
+        listed = _command.run([str(venv / "bin" / "python"), "-m", "pytest", "--fixtures", "-q"], cwd=project.root,
+                              env=clean_env(), inherit_env=False, check=False)  # fmt: skip
+        assert "shipyard_pipeline" in listed.output, listed.output[-2000:]
     if name == "library":  # classifiers name 3.11-3.13: every one found here runs, the others are named
         assert "tests-3.11" in tests.output
         assert "no interpreter found for Python" in tests.output or "tests-3.12" in tests.output
