@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["HELP", "add_arguments", "default_shipyard_requirement", "run"]
+__all__ = ["HELP", "add_arguments", "default_shipyard_requirement", "portable", "run"]
 
 HELP = "add lockfile-bound sessions, tasks, an image, a local environment and CI to an existing project"
 
@@ -41,10 +41,17 @@ def run(args: argparse.Namespace) -> int:
         diff=args.diff,
         port=args.port,
         registry=args.registry,
-        shipyard=args.shipyard or default_shipyard_requirement(),
+        shipyard=portable(args.shipyard or default_shipyard_requirement(), root),
         workflows=not args.no_workflows,
     )
     made, report = init(root, options)
+    if options.shipyard.endswith(".whl") and Path(options.shipyard).is_absolute():
+        report.add(
+            "note",
+            "",
+            f"Shipyard comes from {options.shipyard}, outside the project: uv.lock is valid on this machine only; "
+            "commit the wheel under the project (e.g. vendor/) or use a git URL (README: How to depend on Shipyard)",
+        )
     if args.json:
         print(json.dumps({"lines": report.lines, "diff": report.diff, "next": next_commands(made)}, indent=2))  # noqa: T201
         return 0
@@ -65,6 +72,17 @@ def run(args: argparse.Namespace) -> int:
     for command in next_commands(made):
         print(f"  {command}", file=out)
     return 0
+
+
+def portable(requirement: str, root: Path) -> str:
+    """A wheel inside the project as a ``./relative`` path, so the lock records it relative to the project."""
+    if not requirement.endswith(".whl"):
+        return requirement
+    path = Path(requirement)
+    resolved = (root / path).resolve() if not path.is_absolute() else path.resolve()
+    if resolved.is_relative_to(root):
+        return f"./{resolved.relative_to(root)}"
+    return str(resolved)
 
 
 def default_shipyard_requirement() -> str:
