@@ -75,3 +75,30 @@ def test_tests_session_uses_the_group_that_already_has_pytest(tmp_path: Path) ->
     assert 'groups=["dev"]' in noxfile  # pytest and httpx live in the project's dev group
     assert ("test", ["pytest>=8", "shipyard"]) not in made.dependencies
     assert ("dev", ["shipyard"]) in made.dependencies
+
+
+def test_dynamic_dependencies_are_not_edited_and_say_why(tmp_path: Path) -> None:
+    root = write("flask_app", tmp_path / "flask")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('dependencies = ["flask>=3"]', 'dynamic = ["dependencies"]'))
+    made = plan(root, Options())
+    assert all(group is not None for group, _ in made.dependencies)
+    assert any("dependencies are dynamic" in note and "gunicorn" in note for note in made.notes)
+
+
+def test_a_name_with_dots_and_capitals_gives_a_bare_key_and_a_valid_repository(tmp_path: Path) -> None:
+    root = write("flask_app", tmp_path / "flask")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('name = "flaskr"', 'name = "Acme.Flaskr_App"'))
+    made = plan(root, Options())
+    assert "[tool.shipyard.images.acme-flaskr-app]" in made.tables
+    assert 'repository = "acme-flaskr-app"' in made.tables
+    assert 'package = "Acme.Flaskr_App"' in made.tables
+
+
+def test_invalid_toml_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 'x'\n")
+    with pytest.raises(ConfigError) as caught:
+        detect(tmp_path)
+    assert "invalid TOML" in str(caught.value)
+    assert "\n" not in str(caught.value)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from shipyard._init import _templates
 from shipyard._init._app import App, server_requirements
-from shipyard._init._detect import Project
+from shipyard._init._detect import Project, normalize
 
 __all__ = ["FileChange", "Options", "Plan", "make_plan"]
 
@@ -66,19 +66,26 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
         plan.files.append(FileChange(".dockerignore", _templates.DOCKERIGNORE))
     plan.files.append(FileChange(".gitignore", "\n".join(_templates.GITIGNORE_LINES) + "\n", append=True))
 
-    if runtime := server_requirements(app, project):
+    runtime = server_requirements(app, project)
+    if runtime and "dependencies" in project.data["project"].get("dynamic", []):
+        plan.notes.append(
+            f"[project] dependencies are dynamic, so init cannot add {', '.join(runtime)}: add them where your "
+            "build backend reads dependencies from, or the image cannot serve the app"
+        )
+    elif runtime:
         plan.dependencies.append((None, runtime))
     if "lint" not in project.groups:
         plan.dependencies.append(("lint", LINT))
     if typecheck and "typecheck" not in project.groups:
         plan.dependencies.append(("typecheck", TYPECHECK[typecheck]))
     test_group = _group_with(project, "pytest")
+    itself = normalize(project.name) == "shipyard"  # Shipyard's own checkout does not depend on itself
     if has_tests and test_group is None:
         test_group = "test"
-        plan.dependencies.append(("test", [*TEST, options.shipyard]))
-    elif has_tests and test_group is not None and not _names(project.groups[test_group], "shipyard"):
+        plan.dependencies.append(("test", TEST if itself else [*TEST, options.shipyard]))
+    elif has_tests and test_group is not None and not itself and not _names(project.groups[test_group], "shipyard"):
         plan.dependencies.append((test_group, [options.shipyard]))  # the pytest plugin's fixtures
-    if not _names(project.groups.get("dev", []), "shipyard") and test_group != "dev":
+    if not itself and not _names(project.groups.get("dev", []), "shipyard") and test_group != "dev":
         plan.dependencies.append(("dev", [options.shipyard]))
 
     lint_format = "ruff" in project.tools

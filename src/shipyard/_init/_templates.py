@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from shipyard._init._app import App
-from shipyard._init._detect import Project
+from shipyard._init._detect import Project, normalize
 
 __all__ = [
     "DOCKERIGNORE",
@@ -191,7 +191,7 @@ COPY --from=app /staging/ /
 
 def shipyard_tables(project: Project, app: App | None, *, port: int, registry: str) -> str:
     """The ``[tool.shipyard]`` tables that do not exist yet: the image, a ``local`` environment, CI."""
-    image = project.name.lower()
+    image = normalize(project.name)  # a bare TOML key and a valid repository name, whatever the project's spelling
     out: list[str] = []
     if app is not None and f"images.{image}" not in project.shipyard_tables and "images" not in project.shipyard_tables:
         out.append(

@@ -104,10 +104,31 @@ def _lock(root: Path) -> None:
 
 
 def _reason(output: str) -> str:
-    """uv's explanation, folded to one line (its tree of ╰─▶ hints included, its progress lines not)."""
+    """uv's explanation, folded to one line: its errors, causes and hints; of a build backend's captured stderr
+    only the last line (the exception), never its traceback; no progress lines or warnings.
+    """
     lines = [line.strip(" \u00d7\u2570\u2500\u25b6\u2502") for line in output.splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Resolved", "Using ", "Updating", "Updated"))]
-    return " ".join(" ".join(lines).split()) or "no output"
+    kept: list[str] = []
+    in_stderr: list[str] = []
+    capturing = False
+    for line in lines:
+        if line == "[stderr]":
+            capturing, in_stderr = True, []
+            continue
+        if capturing and not line.startswith(("hint:", "error:", "cause:", "help:")):
+            if line:
+                in_stderr.append(line)
+            continue
+        if capturing:
+            capturing = False
+            if in_stderr:
+                kept.append(in_stderr[-1])
+        if not line or line.startswith(("warning:", "Resolved", "Using ", "Updating", "Updated", "Building", "Built")):
+            continue
+        kept.append(line)
+    if capturing and in_stderr:
+        kept.append(in_stderr[-1])
+    return " ".join(" ".join(kept).split()) or "no output"
 
 
 def _file(root: Path, change: FileChange, options: Options, report: Report) -> None:
