@@ -122,6 +122,11 @@ def fastapi_app(root: Path) -> Path:
             @app.get("/")
             def root() -> dict[str, str]:
                 return {"service": "inventory"}
+
+
+            @app.get("/healthz")
+            def healthz() -> dict[str, str]:
+                return {"status": "ok"}
             """,
             "tests/test_main.py": """
             from fastapi.testclient import TestClient

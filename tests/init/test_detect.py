@@ -33,6 +33,13 @@ def test_the_app_is_found_without_importing_the_project(
     assert (app.kind, app.target) == (kind, target)
 
 
+def test_the_health_route_the_app_declares_is_the_deploy_health_path(tmp_path: Path) -> None:
+    fastapi = plan(write("fastapi_app", tmp_path / "a"), Options())
+    flask = plan(write("flask_app", tmp_path / "f"), Options())
+    assert 'health_path = "/healthz"' in fastapi.tables  # @app.get("/healthz")
+    assert 'health_path = "/"' in flask.tables  # only "/" is declared
+
+
 @pytest.mark.parametrize("name", ["library", "existing"])
 def test_a_library_has_no_app_and_gets_no_image(tmp_path: Path, name: str) -> None:
     made = plan(write(name, tmp_path / name), Options())

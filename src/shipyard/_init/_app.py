@@ -6,6 +6,8 @@ The project's code is parsed (``ast``), never imported: init must not run a stra
 from __future__ import annotations
 
 import ast
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -45,6 +47,8 @@ class App:
     target: str
     #: How it was found, for the report.
     found_in: str
+    #: The route the deploy health check asks (a 2xx is healthy): a health route the app declares, else "/".
+    health_path: str = "/"
 
     @property
     def server(self) -> str | None:
@@ -66,11 +70,31 @@ def parse_app(spec: str, project: Project) -> App:
 
 def find_app(project: Project) -> App | None:
     """The first WSGI/ASGI callable in the project's packages, else a server script; ``None`` for a library."""
-    for module, path in _modules(project):
+    modules = _modules(project)
+    for module, path in modules:
         found = _app_in(path, module, project)
         if found is not None:
-            return found
+            return dataclasses.replace(found, health_path=_health_path(path for _, path in modules))
     return _script_app(project)
+
+
+#: Health routes, best first; "/" when the app declares none of them.
+_HEALTH_ROUTES = ("/healthz", "/health", "/livez", "/ping", "/")
+
+
+def _health_path(paths: Iterable[Path]) -> str:
+    """The best health route among those the app's route decorators declare (``@app.get("/healthz")``...)."""
+    declared: set[str] = set()
+    for path in paths:
+        tree = _parse(path)
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for decorator in node.decorator_list:
+                    if isinstance(decorator, ast.Call) and decorator.args:
+                        first = decorator.args[0]
+                        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                            declared.add(first.value)
+    return next((route for route in _HEALTH_ROUTES if route in declared), "/")
 
 
 def _modules(project: Project) -> list[tuple[str, Path]]:

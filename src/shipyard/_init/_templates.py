@@ -214,7 +214,7 @@ registry = "{registry}"
 image = "{image}"
 host = "127.0.0.1"
 port = {port}
-health_path = "/"
+health_path = "{app.health_path}"
 timeout = 60
 """
         )
