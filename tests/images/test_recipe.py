@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from shipyard._command import run
+from shipyard._errors import ImageError
 from shipyard.images import BuildEvent, build_image, load_image
+from shipyard.images._artifacts import export_requirements
 from shipyard.images._dockerfile import declared_args, only_declared
 
 from .conftest import make_tiny_project
@@ -60,3 +63,24 @@ def test_no_unconsumed_build_args_warning_and_an_empty_wheelhouse_copies(
     labels = docker_client.api.inspect_image(built.id)["Config"]["Labels"] or {}
     if dockerfile is WITH_REVISION:  # a Dockerfile that declares it still gets it
         assert labels["rev"] == (built.revision or "unknown")
+
+
+def test_exported_requirements_are_reused_until_the_lock_or_a_pyproject_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_tiny_project(tmp_path / "tiny", "unused-base", NO_ARGS)
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("dependencies = []", 'dependencies = ["iniconfig"]'))
+    run(["uv", "lock", "--quiet"], cwd=root)
+    config = load_image("tiny", root)
+    first = export_requirements(config)
+    assert "iniconfig==" in first
+    assert "--hash=sha256:" in first
+
+    monkeypatch.setenv("UV", str(tmp_path / "no-uv-here"))  # a second export must not need uv at all
+    assert export_requirements(config) == first
+
+    monkeypatch.delenv("UV")
+    pyproject.write_text(pyproject.read_text().replace('["iniconfig"]', '["iniconfig", "six"]'))  # not re-locked
+    with pytest.raises(ImageError, match=r"uv.lock is out of date with pyproject.toml: run `uv lock`"):
+        export_requirements(load_image("tiny", root))
