@@ -109,3 +109,21 @@ def test_invalid_toml_is_one_line(tmp_path: Path) -> None:
         detect(tmp_path)
     assert "invalid TOML" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_bad_port_and_registry_options_are_one_line(tmp_path: Path) -> None:
+    root = write("flask_app", tmp_path / "flask")
+    with pytest.raises(ConfigError, match=r"--port 70000: not a TCP port"):
+        plan(root, Options(port=70000))
+    with pytest.raises(ConfigError, match=r"--registry 'http://127.0.0.1:5000': pass host:port without a scheme"):
+        plan(root, Options(registry="http://127.0.0.1:5000"))
+
+
+def test_a_port_in_use_is_noted(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        taken = server.getsockname()[1]
+        made = plan(write("flask_app", tmp_path / "flask"), Options(port=taken))
+    assert f"port {taken} is in use right now" in " ".join(made.notes)
+    assert f"port = {taken}" in made.tables

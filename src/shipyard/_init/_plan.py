@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
+from shipyard._errors import ConfigError
 from shipyard._init import _templates
 from shipyard._init._app import App, server_requirements
 from shipyard._init._detect import Project, normalize
@@ -59,14 +60,32 @@ class Plan:
 def make_plan(project: Project, app: App | None, options: Options) -> Plan:
     plan = Plan(project=project, app=app)
     typecheck = next((tool for tool in ("mypy", "pyright") if tool in project.tools), None)
-    has_tests = project.tests_dir is not None or "pytest" in project.tools
+    test_group = _dependencies(plan, typecheck, options)
+    text = _templates.noxfile(project, lint_format="ruff" in project.tools, typecheck=typecheck, test_group=test_group)
+    plan.files.append(FileChange("noxfile.py", text))
     plan.files.append(FileChange("tasks.py", _templates.tasks_py(project)))
     if app is not None:
         plan.files.append(FileChange("Dockerfile", _templates.dockerfile(project, app)))
         plan.files.append(FileChange(".dockerignore", _templates.DOCKERIGNORE))
     plan.files.append(FileChange(".gitignore", "\n".join(_templates.GITIGNORE_LINES) + "\n", append=True))
+    port = _port(plan, options)
+    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry)
+    plan.lock = bool(plan.dependencies or plan.tables) or "uv.lock" not in project.existing
+    plan.workflows = options.workflows and (not project.foreign_workflows or options.force)
+    if project.foreign_workflows and not options.force:
+        plan.notes.append(
+            f"kept .github/workflows/{', '.join(project.foreign_workflows)}: hand-written, so no workflow was "
+            "generated beside it; `shipyard ci generate` writes them when you are ready (init --force replaces)"
+        )
+    if app is not None:
+        plan.notes.extend(_packaging_notes(project))
+    return plan
 
-    runtime = server_requirements(app, project)
+
+def _dependencies(plan: Plan, typecheck: str | None, options: Options) -> str | None:
+    """Add the server and the sessions' groups to ``plan``; returns the group the tests session installs."""
+    project = plan.project
+    runtime = server_requirements(plan.app, project)
     if runtime and "dependencies" in project.data["project"].get("dynamic", []):
         plan.notes.append(
             f"[project] dependencies are dynamic, so init cannot add {', '.join(runtime)}: add them where your "
@@ -78,6 +97,7 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
         plan.dependencies.append(("lint", LINT))
     if typecheck and "typecheck" not in project.groups:
         plan.dependencies.append(("typecheck", TYPECHECK[typecheck]))
+    has_tests = project.tests_dir is not None or "pytest" in project.tools
     test_group = _group_with(project, "pytest")
     itself = normalize(project.name) == "shipyard"  # Shipyard's own checkout does not depend on itself
     if has_tests and test_group is None:
@@ -87,24 +107,27 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
         plan.dependencies.append((test_group, [options.shipyard]))  # the pytest plugin's fixtures
     if not itself and not _names(project.groups.get("dev", []), "shipyard") and test_group != "dev":
         plan.dependencies.append(("dev", [options.shipyard]))
+    return test_group
 
-    lint_format = "ruff" in project.tools
-    text = _templates.noxfile(project, lint_format=lint_format, typecheck=typecheck, test_group=test_group)
-    plan.files.insert(0, FileChange("noxfile.py", text))
-    if app is not None and not project.has_build_system:
-        plan.notes.append(
-            "pyproject.toml has no [build-system]: the image needs the project's wheel; add one (e.g. hatchling)"
-        )
+
+def _port(plan: Plan, options: Options) -> int:
     port = options.port or free_port()
-    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry)
-    plan.lock = bool(plan.dependencies or plan.tables) or "uv.lock" not in project.existing
-    plan.workflows = options.workflows and (not project.foreign_workflows or options.force)
-    if project.foreign_workflows and not options.force:
-        plan.notes.append(
-            f"kept .github/workflows/{', '.join(project.foreign_workflows)}: hand-written, so no workflow was "
-            "generated beside it; `shipyard ci generate` writes them when you are ready (init --force replaces)"
-        )
-    return plan
+    if not 0 < port < 65536:
+        raise ConfigError(f"--port {port}: not a TCP port; pass 1-65535 (or omit it for a free one)")
+    if "://" in options.registry or not options.registry.strip("/"):
+        raise ConfigError(f"--registry {options.registry!r}: pass host:port without a scheme, e.g. 127.0.0.1:5000")
+    if options.port and _in_use(port):
+        plan.notes.append(f"port {port} is in use right now: the local deploy needs it free")
+    return port
+
+
+def _packaging_notes(project: Project) -> list[str]:
+    notes = []
+    if project.data.get("tool", {}).get("uv", {}).get("package") is False:
+        notes.append("[tool.uv] package = false: the project builds no wheel, so the image cannot install it")
+    if not project.has_build_system:
+        notes.append("pyproject.toml has no [build-system]: the image needs the project's wheel; add one (hatchling)")
+    return notes
 
 
 def _group_with(project: Project, name: str) -> str | None:
@@ -117,6 +140,15 @@ def _group_with(project: Project, name: str) -> str | None:
 
 def _names(requirements: list[object], name: str) -> bool:
     return any(isinstance(req, str) and req.replace(" ", "").lower().startswith(name) for req in requirements)
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def free_port() -> int:
