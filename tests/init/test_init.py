@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import tomllib
 from collections.abc import Callable
@@ -40,6 +41,12 @@ def test_writes_what_is_missing_and_a_second_run_changes_nothing(fixture_project
     second = project.init()
     assert second.returncode == 0, second.output
     assert "nothing to change" in second.output
+    assert project.snapshot() == before
+    as_json = project.init("--json")
+    assert as_json.returncode == 0, as_json.output
+    data = json.loads(as_json.output[as_json.output.index("{") :])
+    assert data["next"] == ["uv run --locked nox -s tests", "uv run --locked invoke deploy --env local"]
+    assert {line[0] for line in data["lines"]} <= {"kept", "note"}
     assert project.snapshot() == before
 
 
