@@ -50,3 +50,46 @@ def test_a_wheel_outside_the_project_is_flagged(fixture_project: Callable[[str],
     result = project.init("--no-workflows")
     assert result.returncode == 0, result.output
     assert "valid on this machine only" in result.output
+
+
+def test_a_git_url_locks_to_one_commit_and_installs(fixture_project: Callable[[str], Fixture], tmp_path: Path) -> None:
+    source = tmp_path / "shipyard-src"
+    _command.run(["git", "clone", "--quiet", str(Path(__file__).resolve().parents[2]), str(source)])
+    commit = _command.run(["git", "rev-parse", "HEAD"], cwd=source).output.strip()
+    project = fixture_project("library")
+    result = project.init("--no-workflows", "--shipyard", f"shipyard @ git+file://{source}")
+    assert result.returncode == 0, result.output
+    assert f'shipyard = {{ git = "file://{source}" }}' in (project.root / "pyproject.toml").read_text()
+    assert commit in (project.root / "uv.lock").read_text()  # pinned to the commit, on every machine
+    version = _uv(project.root, "run", "--locked", "shipyard", "--version")
+    assert version.returncode == 0, version.output
+
+
+class _Dist:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def read_text(self, name: str) -> str:
+        return self.text
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "expected"),
+    [
+        ('{"url": "https://github.com/acme/shipyard", "vcs_info": {"vcs": "git", "commit_id": "abc123"}}',
+         "shipyard @ git+https://github.com/acme/shipyard@abc123"),
+        ('{"url": "file:///srv/wheels/shipyard-0.1.0-py3-none-any.whl", "archive_info": {}}',
+         "/srv/wheels/shipyard-0.1.0-py3-none-any.whl"),
+        ('{"url": "file:///home/me/shipyard", "dir_info": {"editable": true}}', "shipyard"),
+        ("", "shipyard"),
+    ],
+)  # fmt: skip
+def test_the_default_is_where_the_running_shipyard_came_from(
+    monkeypatch: pytest.MonkeyPatch, direct_url: str, expected: str
+) -> None:
+    from importlib import metadata
+
+    from shipyard._init._cli import default_shipyard_requirement
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: _Dist(direct_url))
+    assert default_shipyard_requirement() == expected
