@@ -58,6 +58,11 @@ def test_init_then_the_tests_session_passes(fixture_project: Callable[[str], Fix
         listed = _command.run([str(venv / "bin" / "python"), "-m", "pytest", "--fixtures", "-q"], cwd=project.root,
                               env=clean_env(), inherit_env=False, check=False)  # fmt: skip
         assert "shipyard_pipeline" in listed.output, listed.output[-2000:]
+    before = project.snapshot()
+    again = project.init()
+    assert again.returncode == 0, again.output
+    assert "nothing to change" in again.output
+    assert project.snapshot() == before
     if name == "library":  # classifiers name 3.11-3.13: every one found here runs, the others are named
         assert "tests-3.11" in tests.output
         assert "no interpreter found for Python" in tests.output or "tests-3.12" in tests.output
