@@ -127,3 +127,12 @@ def test_a_port_in_use_is_noted(tmp_path: Path) -> None:
         made = plan(write("flask_app", tmp_path / "flask"), Options(port=taken))
     assert f"port {taken} is in use right now" in " ".join(made.notes)
     assert f"port = {taken}" in made.tables
+
+
+def test_a_python_the_base_image_lacks_is_noted(tmp_path: Path) -> None:
+    root = write("flask_app", tmp_path / "flask")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('requires-python = ">=3.11"', 'requires-python = ">=3.12"'))
+    made = plan(root, Options())
+    assert any("excludes the base image's Python 3.11" in note for note in made.notes)
+    assert not any("excludes" in note for note in plan(write("flask_app", tmp_path / "ok"), Options()).notes)

@@ -122,7 +122,18 @@ def _port(plan: Plan, options: Options) -> int:
 
 
 def _packaging_notes(project: Project) -> list[str]:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     notes = []
+    try:
+        excluded = bool(project.requires_python) and "3.11" not in SpecifierSet(project.requires_python)
+    except InvalidSpecifier:
+        excluded = False
+    if excluded:
+        notes.append(
+            f"requires-python {project.requires_python} excludes the base image's Python 3.11: set BASE_IMAGE "
+            "(build-args) and python in [tool.shipyard.images.*] to an image with a Python it allows"
+        )
     if project.data.get("tool", {}).get("uv", {}).get("package") is False:
         notes.append("[tool.uv] package = false: the project builds no wheel, so the image cannot install it")
     if not project.has_build_system:
