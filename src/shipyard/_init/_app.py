@@ -15,7 +15,7 @@ from typing import Literal
 from shipyard._errors import ConfigError
 from shipyard._init._detect import Project, normalize
 
-__all__ = ["App", "find_app", "parse_app"]
+__all__ = ["App", "find_app", "parse_app", "server_requirements"]
 
 Kind = Literal["wsgi", "asgi", "script"]
 

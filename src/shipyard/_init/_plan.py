@@ -13,7 +13,7 @@ from shipyard._init import _templates
 from shipyard._init._app import App, server_requirements
 from shipyard._init._detect import Project, normalize
 
-__all__ = ["FileChange", "Options", "Plan", "make_plan"]
+__all__ = ["FileChange", "Options", "Plan", "free_port", "make_plan"]
 
 #: Lower bounds for the tools the generated sessions run (uv resolves and locks the newest that fits).
 LINT = ["ruff>=0.6"]
@@ -170,15 +170,3 @@ def free_port() -> int:
             port = int(sock.getsockname()[1])
         if port not in _AVOID_PORTS:
             return port
-
-
-def describe(plan: Plan) -> dict[str, object]:
-    """A JSON-able summary (for --json and for tests)."""
-    return {
-        "app": None if plan.app is None else {"kind": plan.app.kind, "target": plan.app.target},
-        "files": [change.path for change in plan.files],
-        "dependencies": [[group, reqs] for group, reqs in plan.dependencies],
-        "lock": plan.lock,
-        "workflows": plan.workflows,
-        "notes": plan.notes,
-    }
