@@ -13,3 +13,7 @@ __all__ = ["COMMANDS"]
 
 COMMANDS: dict[str, Command] = {}
 COMMANDS["ci"] = (_ci_cli.HELP, _ci_cli.add_arguments, _ci_cli.run)
+
+from shipyard._init import _cli as _init_cli  # noqa: E402 - argparse only, like ci's
+
+COMMANDS["init"] = (_init_cli.HELP, _init_cli.add_arguments, _init_cli.run)

@@ -39,6 +39,10 @@ from shipyard._fingerprint import Selection
 __all__ = ["python_versions", "session", "sync", "uv_binary"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``groups``/``extras`` computed from a session's parametrize values.
+ParamsFn = Callable[[dict[str, Any]], Sequence[str]]
+#: The backends a lockfile-bound session can run on (see ``session``).
+_BACKENDS = ("uv", "uv|virtualenv", "uv|venv")
 
 #: The newest CPython minor version, the upper bound when only requires-python names the supported versions.
 NEWEST_PYTHON = "3.14"
@@ -55,8 +59,8 @@ def session(
     func: None = None,
     /,
     *,
-    groups: Sequence[str] = (),
-    extras: Sequence[str] = (),
+    groups: Sequence[str] | ParamsFn = (),
+    extras: Sequence[str] | ParamsFn = (),
     package: str | None = None,
     install_project: bool = True,
     python: str | Sequence[str] | bool | None = None,
@@ -64,6 +68,9 @@ def session(
     tags: Sequence[str] | None = None,
     default: bool = True,
     requires: Sequence[str] | None = None,
+    wheel: bool = False,
+    dist: str = "dist",
+    venv_backend: str = "uv",
 ) -> Callable[[F], F]: ...
 
 
@@ -71,8 +78,8 @@ def session(
     func: F | None = None,
     /,
     *,
-    groups: Sequence[str] = (),
-    extras: Sequence[str] = (),
+    groups: Sequence[str] | ParamsFn = (),
+    extras: Sequence[str] | ParamsFn = (),
     package: str | None = None,
     install_project: bool = True,
     python: str | Sequence[str] | bool | None = None,
@@ -80,19 +87,34 @@ def session(
     tags: Sequence[str] | None = None,
     default: bool = True,
     requires: Sequence[str] | None = None,
+    wheel: bool = False,
+    dist: str = "dist",
+    venv_backend: str = "uv",
 ) -> F | Callable[[F], F]:
     """Declare a nox session whose environment is synced from uv.lock.
 
     ``groups``, ``extras`` and ``package`` select what ``uv sync`` installs; with ``install_project=False`` only
     the groups are installed (``--only-group``), not the project or its dependencies. The other arguments are
     ``nox.session``'s. The venv is always nox's uv backend, reused between runs.
+
+    ``groups`` and ``extras`` may be functions of the session's ``@nox.parametrize`` values (a dict of them), e.g.
+    ``groups=lambda p: ["test", f"django{p['django']}"]``. ``wheel=True`` installs the project's wheel from
+    ``dist`` (the ``build`` session's artifact, the file CI ships) instead of the editable project; its
+    dependencies still come from uv.lock. ``venv_backend`` accepts nox's ``"uv"`` or ``"uv|virtualenv"``: the
+    environment always comes from uv.lock, which only uv reads, so without uv the session fails saying so
+    instead of falling back to an unlocked virtualenv.
     """
-    selection = Selection(tuple(groups), tuple(extras), package, install_project)
+    _check_backend(venv_backend)
 
     def decorate(body: F) -> F:
         @functools.wraps(body)
         def with_synced_env(s: nox.Session, *args: Any, **kwargs: Any) -> Any:
-            sync(s, selection)
+            selection = Selection(
+                _resolve(groups, kwargs, "groups", s), _resolve(extras, kwargs, "extras", s), package, install_project
+            )
+            sync(s, selection, wheel=wheel)
+            if wheel:
+                _install_built_wheel(s, dist, package)
             return body(s, *args, **kwargs)
 
         register = nox.session(
@@ -101,7 +123,7 @@ def session(
             tags=tags,
             default=default,
             requires=requires,
-            venv_backend="uv",
+            venv_backend=venv_backend,
             # Reuse by default (the fingerprint keeps a reused venv correct); a reuse flag the user gave nox
             # decides instead (None delegates to nox's --reuse-venv).
             reuse_venv=True if _reuse_flag_given(sys.argv[1:]) is None else None,
@@ -111,7 +133,7 @@ def session(
     return decorate if func is None else decorate(func)
 
 
-def sync(s: nox.Session, selection: Selection) -> None:
+def sync(s: nox.Session, selection: Selection, *, wheel: bool = False) -> None:
     """Bring the session's venv in line with uv.lock, or skip when its recorded fingerprint still matches."""
     location = getattr(s.virtualenv, "location", None)
     if not location:
@@ -139,12 +161,45 @@ def sync(s: nox.Session, selection: Selection) -> None:
         else:
             reason = f"{', '.join(current.changed_parts(recorded))} changed"
         argv = _uv.sync_argv(uv, selection, Path(s.virtualenv.bin) / "python")
+        if wheel:  # the project's dependencies from the lock, the project itself from its wheel
+            argv += ["--no-install-package", selection.package] if selection.package else ["--no-install-project"]
         s.log(f"shipyard: {reason}; {' '.join(['uv', *argv[1:]])}")
         env = {"UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
         result = _command.run(argv, cwd=root, env=env, check=False)
         if result.returncode != 0:
             s.error(_uv.explain_failure(result.output, session=s.name))
         _fingerprint.record(venv, _fingerprint.compute(root, selection, venv, uv))
+    except ShipyardError as exc:
+        s.error(str(exc))
+
+
+def _check_backend(venv_backend: str) -> None:
+    if venv_backend not in _BACKENDS:
+        raise ValueError(
+            f"shipyard.nox.session(venv_backend={venv_backend!r}): sessions are synced from uv.lock, which needs "
+            f"uv; use one of {', '.join(_BACKENDS)} (the fallback only changes who creates the venv)"
+        )
+
+
+def _resolve(value: Sequence[str] | ParamsFn, params: dict[str, Any], what: str, s: nox.Session) -> tuple[str, ...]:
+    if not callable(value):
+        return tuple(value)
+    names = value(dict(params))
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        s.error(f"shipyard: {what}= of session {s.name} must return a list of names, got {names!r}")
+    return tuple(names)
+
+
+def _install_built_wheel(s: nox.Session, dist: str, package: str | None) -> None:
+    from shipyard import _wheel
+
+    try:
+        root = _pyproject.find_root(Path(s.invoked_from))
+        name, wheel = _wheel.find_wheel(root, dist, package)
+        if _wheel.install_wheel(_uv.find_uv(), Path(s.virtualenv.location), name, wheel):
+            s.log(f"shipyard: installed {wheel.name} (the built wheel, not the editable project)")
+        else:
+            s.log(f"shipyard: {wheel.name} already installed")
     except ShipyardError as exc:
         s.error(str(exc))
 

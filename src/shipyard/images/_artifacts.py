@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard._command import run
-from shipyard._errors import CommandFailed, ImageError
+from shipyard._errors import CommandFailed, ImageError, ShipyardError
 from shipyard.images._config import ImageConfig
 
 __all__ = ["Artifacts", "Revision", "build_wheel", "collect", "find_wheel", "git_revision", "wheelhouse"]
@@ -86,7 +87,39 @@ def find_wheel(config: ImageConfig, dist: Path) -> Path:
 
 
 def export_requirements(config: ImageConfig) -> str:
-    """The package's locked runtime dependencies, pinned with hashes, from uv.lock (``--locked``: no drift)."""
+    """The package's locked runtime dependencies, pinned with hashes, from uv.lock (``--locked``: no drift).
+
+    Kept under ``.shipyard/exports/`` by a hash of everything the export reads (uv.lock and every workspace
+    pyproject.toml), so a rebuild after a source change does not run uv again; any edit to those files exports
+    (and checks the lock) afresh.
+    """
+    cache = _export_cache(config)
+    if cache is not None and cache.is_file():
+        return cache.read_text()
+    text = _export(config)
+    if cache is not None:
+        with contextlib.suppress(OSError):  # a cache we cannot write is only a slower next build
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            staging = cache.with_suffix(f".{os.getpid()}.tmp")
+            staging.write_text(text)
+            staging.replace(cache)
+    return text
+
+
+def _export_cache(config: ImageConfig) -> Path | None:
+    from shipyard._pyproject import workspace_pyprojects
+
+    digest = hashlib.sha256(f"{config.package}\n".encode())
+    try:
+        digest.update((config.root / "uv.lock").read_bytes())
+        for path in workspace_pyprojects(config.root):
+            digest.update(str(path.relative_to(config.root)).encode() + b"\0" + path.read_bytes())
+    except (OSError, ValueError, ShipyardError):
+        return None  # no lock yet: let uv say so
+    return config.root / ".shipyard" / "exports" / f"{digest.hexdigest()[:32]}.txt"
+
+
+def _export(config: ImageConfig) -> str:
     with tempfile.TemporaryDirectory(prefix="shipyard-export-") as tmp:
         out = Path(tmp) / "requirements.txt"
         # --output-file, not stdout: uv prints its progress on stderr, which `run` interleaves with stdout.

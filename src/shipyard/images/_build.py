@@ -72,7 +72,7 @@ def build_image(
                 fileobj=context,
                 custom_context=True,
                 dockerfile=config.dockerfile,
-                buildargs={**standard_build_args(config, revision.label if revision else None), **config.build_args},
+                buildargs={**_standard_declared(config, revision), **config.build_args},
                 target=config.target,
                 labels=labels,
                 network_mode="none",
@@ -129,9 +129,17 @@ def _check_tags(config: ImageConfig, tag_names: list[str]) -> None:
 def standard_build_args(config: ImageConfig, revision: str | None) -> dict[str, str]:
     """Build arguments every image gets, so a Dockerfile can hand them to the service (``ARG SHIPYARD_REVISION``).
 
-    A Dockerfile that does not declare them ignores them (the builder prints a warning, nothing more).
+    Only those the Dockerfile declares are passed (``images._dockerfile``), so the builder never warns about them.
     """
     return {"SHIPYARD_REVISION": revision or "unknown", "SHIPYARD_VERSION": config.version}
+
+
+def _standard_declared(config: ImageConfig, revision: Revision | None) -> dict[str, str]:
+    # Only the standard arguments the Dockerfile declares: no "build-args were not consumed" warning.
+    from shipyard.images._dockerfile import only_declared
+
+    standard = standard_build_args(config, revision.label if revision else None)
+    return only_declared(standard, config.context / config.dockerfile)
 
 
 def labels_for(config: ImageConfig, revision: str | None, *, now: dt.datetime | None = None) -> dict[str, str]:

@@ -35,6 +35,8 @@ def build_context(config: ImageConfig, artifacts: Artifacts) -> IO[bytes]:
             _inside_context(config, config.context / relative)
             _add_file(tar, config.context / relative, relative)
         _add_bytes(tar, f"{ARTIFACTS_DIR}/requirements.txt", artifacts.requirements.encode())
+        # The directory itself, so `COPY artifacts/wheelhouse/ ...` works for a project with no dependencies.
+        _add_dir(tar, f"{ARTIFACTS_DIR}/wheelhouse")
         for wheel in sorted(artifacts.wheelhouse.glob("*.whl")):
             _add_file(tar, wheel, f"{ARTIFACTS_DIR}/wheelhouse/{wheel.name}")
         _add_file(tar, artifacts.wheel, f"{ARTIFACTS_DIR}/app/{artifacts.wheel.name}")
@@ -74,6 +76,14 @@ def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> None:
     info.mtime = _MTIME
     with path.open("rb") as fh:
         tar.addfile(info, fh)
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    info.mtime = _MTIME
+    tar.addfile(info)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from shipyard.tasks import _check, _ci, _deploy, _images
+from shipyard.tasks import _init as _init_task
 from shipyard.tasks._base import shipyard_task
 
 __all__ = ["ns", "shipyard_task"]
@@ -19,3 +20,4 @@ for _task in _deploy.TASKS:
 ns.add_task(_check.check)
 ns.add_collection(_images.collection())
 ns.add_collection(_ci.collection())
+ns.add_task(_init_task.init)

@@ -12,11 +12,14 @@ from shipyard.testing._parts import require, require_tool
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project, make_flat_project
 from shipyard.testing._ports import free_port
 from shipyard.testing._projects import Project, make_project
+from shipyard.testing._runs import PipelineRun, PipelineRunner
 
 __all__ = [
     "FaultProxy",
     "LocalRegistry",
     "MotoServer",
+    "PipelineRun",
+    "PipelineRunner",
     "Project",
     "RecordingReporter",
     "StageEvent",
