@@ -2,7 +2,9 @@
 
 Both the ``shipyard`` console script and the invoke tasks (``shipyard.tasks``) go through ``handle_errors``:
 a ``ShipyardError`` prints its one-line message to stderr and exits with its code, never a traceback;
-Ctrl-C exits 130. Anything else is a bug in Shipyard, and keeps its traceback.
+Ctrl-C exits 130. A third-party error that escaped its boundary (docker, requests, botocore, tomllib, socket)
+is still one line, saying which part failed. Anything else is a bug in Shipyard, and keeps its traceback.
+The line is redacted, collapsed to one line, and inert as a GitHub workflow command (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -32,12 +34,51 @@ def handle_errors(prog: str = "shipyard") -> Iterator[None]:
     try:
         yield
     except ShipyardError as exc:
-        message = f"{prog}: error: {redact(str(exc))}"
-        print(message, file=sys.stderr)  # noqa: T201 - the CLI is the one place that prints
-        raise Exit(message, exc.exit_code) from None
+        raise _fail(prog, str(exc), exc.exit_code) from None
+    except Exception as exc:
+        translated = _third_party(exc)
+        if translated is None:
+            raise  # a bug in Shipyard: keep the traceback
+        raise _fail(prog, translated, 1) from None
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)  # noqa: T201
         raise Exit(f"{prog}: interrupted", 130) from None
+
+
+def _fail(prog: str, text: str, code: int) -> Exit:
+    """Print the one error line (redacted, on one line, inert as a workflow command) and make the exit."""
+    from shipyard._workflow_commands import safe
+
+    message = safe(f"{prog}: error: {' '.join(redact(text).split())}")
+    print(message, file=sys.stderr)  # noqa: T201 - the CLI is the one place that prints
+    return Exit(message, code)
+
+
+#: Third-party families that mean "a part is unreachable or refused", never a Shipyard bug in themselves:
+#: module -> (exception class names, what to tell the user). Looked up in ``sys.modules`` only, so the CLI
+#: never imports docker, botocore or requests itself.
+_THIRD_PARTY = {
+    "docker.errors": (("DockerException",), "the Docker engine refused or failed; check DOCKER_HOST and dockerd"),
+    "requests.exceptions": (("RequestException",), "a connection failed; check the host, port and network"),
+    "botocore.exceptions": (("BotoCoreError", "ClientError"), "an AWS call failed; check credentials and region"),
+    "tomllib": (("TOMLDecodeError",), "a TOML file is invalid; fix its syntax"),
+}
+
+
+def _third_party(exc: BaseException) -> str | None:
+    """A one-line message for a third-party error that escaped its boundary, or None for anything else."""
+    import socket
+
+    for module_name, (names, hint) in _THIRD_PARTY.items():
+        module = sys.modules.get(module_name)
+        classes = tuple(getattr(module, name) for name in names if module is not None and hasattr(module, name))
+        if classes and isinstance(exc, classes):
+            return f"{hint} ({type(exc).__name__}: {exc})"
+    if isinstance(exc, socket.gaierror):
+        return f"a host name does not resolve; fix the host ({exc})"
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return f"a connection failed; check the host, port and network ({type(exc).__name__}: {exc})"
+    return None
 
 
 #: Subcommands: name -> (help, function that adds its arguments, function that runs it).

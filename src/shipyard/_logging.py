@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from shipyard._secrets import redact
+from shipyard._secrets import redact, redact_fields
 
 __all__ = ["configure", "get_logger", "in_ci", "redact_event"]
 
@@ -24,24 +24,33 @@ def in_ci() -> bool:
 
 
 def redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: scrub registered secrets from every value, nested ones included."""
-    return {key: _scrub(value) for key, value in event.items()}
+    """structlog processor: scrub registered secrets from every value, nested ones included, field by field.
+
+    Identifier fields (``image``, ``digest``, ``reference``...) are kept as they are (``redact_fields``).
+    """
+    raw = {key: event[key] for key in _RENDERER_KEYS if key in event}
+    return {**redact_fields({key: _scrub(v) for key, v in event.items() if key not in raw}), **raw}
+
+
+#: Left for the renderer to format (a traceback); the rendered line is scrubbed by ``_redact_rendered``.
+_RENDERER_KEYS = ("exc_info", "stack_info")
 
 
 def _scrub(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
     if isinstance(value, dict):
         return {k: _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(_scrub(v) for v in value)
-    if isinstance(value, BaseException):
-        return redact(f"{type(value).__name__}: {value}")
     return value
 
 
 def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
-    return redact(rendered) if isinstance(rendered, str) else rendered
+    """Last processor: scrub the rendered line again, and (under GitHub Actions) make it no workflow command."""
+    from shipyard._workflow_commands import safe
+
+    return safe(redact(rendered)) if isinstance(rendered, str) else rendered
 
 
 def configure(*, json: bool | None = None, level: str = "info", stream: TextIO | None = None) -> None:

@@ -1,10 +1,20 @@
 """Secret redaction: register a secret's value once, and every channel scrubs it.
 
 Channels (logs, live view, JSON reports, step summaries, subprocess output, exception messages) all pass text
-through ``redact``; streams that may split a secret across two writes go through ``StreamRedactor``. Besides the
-raw value, the encoded forms a secret commonly leaks in are scrubbed too: each line of a multi-line secret,
-its JSON-escaped form, URL-encoded forms and base64 (standard and URL-safe, including when it sits inside a
-longer base64 payload, such as a ``user:password`` basic-auth header).
+through ``redact``; streams that may split a secret across two writes go through ``StreamRedactor``; structured
+data is redacted field by field with ``redact_fields`` before it is serialized.
+
+Forms scrubbed for every secret (docs/errors.md lists them): the raw value; each line of a multi-line value;
+JSON string escaping (``ensure_ascii`` on and off); ``repr()`` of the str and of its UTF-8 bytes;
+``shlex.quote()``; percent-encoding (``quote`` with ``safe=''`` and the default ``safe='/'``, ``quote_plus``;
+upper- and lower-case hex); base64, standard and URL-safe, at any of the three byte alignments (so inside a
+longer payload such as ``user:password``), also when MIME-wrapped (a line break anywhere inside).
+
+Identifiers are never rewritten: a secret that is a common word ("hello") must not turn ``acme/hello-service``
+into ``acme/***-service``. Spans that are registered identifiers (``protect``: image repositories and references
+Shipyard reads from its config or produces), ``sha256:`` digests and ISO-8601 timestamps are copied as they are,
+and only text outside them is masked. A secret under ``MIN_SECRET_LENGTH`` characters cannot be masked safely,
+so ``register`` refuses it with one line naming where it came from.
 """
 
 from __future__ import annotations
@@ -12,14 +22,59 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 import threading
 import urllib.parse
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
-__all__ = ["MASK", "Redactor", "StreamRedactor", "redact", "register_secret", "registry"]
+from shipyard._errors import ConfigError
+
+__all__ = [
+    "IDENTIFIER_KEYS",
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "Redactor",
+    "StreamRedactor",
+    "protect",
+    "redact",
+    "redact_fields",
+    "register_secret",
+    "registry",
+]
 
 MASK = "***"
-#: Shorter values are not registered: masking "1" or "ab" everywhere would destroy logs and reveal nothing.
+#: Shorter values are refused: masking "1" or "ab" everywhere would destroy logs and reveal the value anyway.
 MIN_SECRET_LENGTH = 4
+#: MIME base64 (``base64.encodebytes``, email) breaks lines every 76 characters.
+_WRAP = r"(?:\r?\n)?"
+
+#: Public identifiers that are never rewritten, whatever secret they happen to contain.
+_ALWAYS_PROTECTED = (
+    r"sha256:[0-9a-f]{64}",
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+)
+#: An identifier's syntax: an image reference, digest, id, timestamp or number (see ``redact_fields``).
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+#: Fields ``redact_fields`` keeps as they are when their value has an identifier's syntax.
+IDENTIFIER_KEYS = frozenset(
+    {
+        "deploy_id",
+        "digest",
+        "ended",
+        "ended_at",
+        "id",
+        "image",
+        "previous_image",
+        "reference",
+        "references",
+        "repository",
+        "started",
+        "started_at",
+        "tags",
+        "timestamp",
+    }
+)
 
 
 def _base64_forms(value: bytes) -> set[str]:
@@ -37,12 +92,31 @@ def _base64_forms(value: bytes) -> set[str]:
     return forms
 
 
-def _forms(value: str) -> set[str]:
-    forms = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
-    forms |= _base64_forms(value.encode())
+def _lower_hex(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
+
+
+def _text_forms(value: str) -> set[str]:
+    """Every escaped or quoted form of ``value`` (each one a literal to find)."""
+    quoted = {
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        urllib.parse.quote_plus(value, safe="/"),
+    }
+    forms = {value, shlex.quote(value), *quoted, *(_lower_hex(form) for form in quoted)}
+    forms |= {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    forms |= {repr(value)[1:-1], repr(value.encode())[2:-1]}
     # A multi-line secret may be printed one line at a time, or wrapped by a terminal.
-    forms |= {line.strip() for line in value.splitlines() if len(line.strip()) >= MIN_SECRET_LENGTH}
+    forms |= {line.strip() for line in value.splitlines()}
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def _patterns(value: str) -> list[tuple[int, str]]:
+    """(length, regex) for every form of ``value``; base64 forms match across MIME line breaks too."""
+    patterns = [(len(form), re.escape(form)) for form in _text_forms(value)]
+    patterns += [(len(form), _WRAP.join(map(re.escape, form))) for form in _base64_forms(value.encode())]
+    return patterns
 
 
 class Redactor:
@@ -50,35 +124,77 @@ class Redactor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._forms: set[str] = set()
+        self._secrets: dict[str, list[tuple[int, str]]] = {}
+        self._identifiers: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._keep: re.Pattern[str] | None = None
+        self._longest = 0
 
-    def register(self, value: str) -> None:
-        """Scrub ``value`` (and its encoded forms) from everything redacted from now on."""
+    def register(self, value: str, *, source: str = "a secret") -> None:
+        """Scrub ``value`` (and its encoded forms) from everything redacted from now on.
+
+        Raises ``ConfigError`` naming ``source`` when the value is too short to mask safely.
+        """
         if len(value) < MIN_SECRET_LENGTH:
-            return
+            raise ConfigError(
+                f"{source}: the secret is {len(value)} character(s) long, too short to keep out of logs; "
+                f"use a value of at least {MIN_SECRET_LENGTH} characters"
+            )
         with self._lock:
-            self._forms |= _forms(value)
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+            if value not in self._secrets:
+                self._secrets[value] = _patterns(value)
+                self._compile()
+
+    def protect(self, identifier: str) -> None:
+        """Never rewrite ``identifier`` (an image repository or reference) where it appears as a whole."""
+        if len(identifier) >= MIN_SECRET_LENGTH:
+            with self._lock:
+                if identifier not in self._identifiers:
+                    self._identifiers.add(identifier)
+                    self._compile()
+
+    def _compile(self) -> None:
+        secrets = sorted({p for patterns in self._secrets.values() for p in patterns}, reverse=True)
+        if not secrets:
+            self._pattern, self._keep, self._longest = None, None, 0
+            return
+        self._pattern = re.compile("|".join(p for _, p in secrets))
+        identifiers = [re.escape(i) for i in sorted(self._identifiers, key=len, reverse=True)]
+        self._keep = re.compile("|".join([*identifiers, *_ALWAYS_PROTECTED]))
+        longest = max(n for n, _ in secrets)
+        # Room for the MIME line breaks a base64 form may carry, and for an identifier straddling a cut.
+        self._longest = max(longest + 2 * (longest // 76 + 1), max(map(len, self._identifiers), default=0))
 
     def clear(self) -> None:
-        """Forget every registered secret (tests use this between cases)."""
+        """Forget every registered secret and identifier (tests use this between cases)."""
         with self._lock:
-            self._forms.clear()
-            self._pattern = None
+            self._secrets.clear()
+            self._identifiers.clear()
+            self._pattern, self._keep, self._longest = None, None, 0
 
     @property
     def longest(self) -> int:
-        """Length of the longest registered form: how much a stream must hold back."""
-        return max((len(form) for form in self._forms), default=0)
+        """Length of the longest text a match can span: how much a stream must hold back."""
+        return self._longest
 
     def redact(self, text: str) -> str:
-        """``text`` with every registered form replaced by ``***``."""
-        pattern = self._pattern
-        if pattern is None or not text:
+        """``text`` with every registered form replaced by ``***``, except inside identifiers."""
+        pattern, keep = self._pattern, self._keep
+        if pattern is None or keep is None or not text:
             return text
-        return pattern.sub(MASK, text)
+        found = list(pattern.finditer(text))
+        if not found:
+            return text
+        kept = [m.span() for m in keep.finditer(text)]
+        parts, pos = [], 0
+        for match in found:
+            start, end = match.span()
+            if any(a <= start and end <= b for a, b in kept):
+                continue  # wholly inside a public identifier
+            parts += [text[pos:start], MASK]
+            pos = end
+        parts.append(text[pos:])
+        return "".join(parts)
 
 
 class StreamRedactor:
@@ -120,11 +236,53 @@ class StreamRedactor:
 registry = Redactor()
 
 
-def register_secret(value: str) -> None:
-    """Register a secret value with the process-wide registry."""
-    registry.register(value)
+def register_secret(value: str, *, source: str = "a secret") -> None:
+    """Register a secret value with the process-wide registry; ``source`` names it if it is refused."""
+    registry.register(value, source=source)
+
+
+def protect(*identifiers: str) -> None:
+    """Register public identifiers (image repositories, references) that redaction must never rewrite."""
+    for identifier in identifiers:
+        if identifier:
+            registry.protect(identifier)
 
 
 def redact(text: str) -> str:
     """Scrub every registered secret from ``text``."""
     return registry.redact(text)
+
+
+def redact_fields(
+    data: Any, *, keep: Collection[str] = IDENTIFIER_KEYS, scrub: Callable[[str], str] | None = None
+) -> Any:
+    """``data`` (mappings, sequences, scalars) with every string redacted, field by field, before serialization.
+
+    A field named in ``keep`` whose value has an identifier's syntax (an image reference, digest, id or
+    timestamp) is copied unchanged: identifiers are public, and a common-word secret must not mangle them.
+    Anything else that is not a JSON scalar is turned into its redacted ``str()``.
+    """
+    scrub = scrub or redact
+    if isinstance(data, str):
+        return scrub(data)
+    if data is None or isinstance(data, bool | int | float):
+        return data
+    if isinstance(data, Mapping):
+        return {scrub(str(k)): _field(str(k), v, keep, scrub) for k, v in data.items()}
+    if isinstance(data, list | tuple | set | frozenset):
+        return [redact_fields(item, keep=keep, scrub=scrub) for item in data]
+    return scrub(str(data))
+
+
+def _field(key: str, value: Any, keep: Collection[str], scrub: Callable[[str], str]) -> Any:
+    if key in keep and _is_identifier(value):
+        return list(value) if isinstance(value, list | tuple) else value
+    return redact_fields(value, keep=keep, scrub=scrub)
+
+
+def _is_identifier(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == "" or _IDENTIFIER.fullmatch(value) is not None
+    if isinstance(value, list | tuple):
+        return all(isinstance(item, str) and _is_identifier(item) for item in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)

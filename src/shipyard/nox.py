@@ -31,7 +31,7 @@ import nox
 from nox.logger import logger
 
 from shipyard import _command, _fingerprint, _pyproject, _uv
-from shipyard._errors import ShipyardError
+from shipyard._errors import ConfigError, ShipyardError
 from shipyard._fingerprint import Selection
 
 __all__ = ["python_versions", "session", "sync", "uv_binary"]
@@ -153,7 +153,7 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
     is decided by the discovery nox itself uses, cached against PATH so a warm ``nox`` start stays fast.
     """
     path = Path(pyproject)
-    wanted = nox.project.python_versions(nox.project.load_toml(path))
+    wanted = _wanted_versions(path)
     if os.environ.get("SHIPYARD_LIST_ALL_PYTHONS"):
         # Listing for CI (`shipyard ci generate`/`check`): every supported version, installed here or not, so the
         # generated matrix does not depend on the machine that generated it.
@@ -167,6 +167,18 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
         )
     kept = [v for v in wanted if v in present]
     return kept or [f"{sys.version_info.major}.{sys.version_info.minor}"]
+
+
+def _wanted_versions(path: Path) -> list[str]:
+    # Called while nox imports the noxfile, where an exception is a traceback: a bad pyproject is one line.
+    try:
+        return list(nox.project.python_versions(_pyproject.load(path)))
+    except ConfigError as exc:
+        raise SystemExit(f"nox: error: {exc}") from None
+    except ValueError as exc:
+        raise SystemExit(
+            f"nox: error: {path}: project.classifiers: {exc}; add 'Programming Language :: Python :: 3.x' classifiers"
+        ) from None
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:

@@ -76,8 +76,10 @@ def build_versions(client: Any, tmp: Path, versions: dict[str, dict[str, str]]) 
             info.size = len(dockerfile)
             tar.addfile(info, io.BytesIO(dockerfile))
         data.seek(0)
-        client.images.build(fileobj=data, custom_context=True, tag=f"{tag}:{version}", network_mode="none", rm=True)
-        ids[version] = f"{tag}:{version}"
+        image, _ = client.images.build(
+            fileobj=data, custom_context=True, tag=f"{tag}:{version}", network_mode="none", rm=True
+        )
+        ids[version] = str(image.id)  # immutable: the docker target refuses a tag for --image
     return tag, ids
 
 

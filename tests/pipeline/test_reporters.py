@@ -65,10 +65,14 @@ async def test_github_groups_errors_and_step_summary_with_gantt(options: RunOpti
     with pytest.raises(StageFailed):
         await _pipeline().run_async(options)
     lines = out.getvalue().splitlines()
-    assert lines[:5] == [
+    token = lines[1].removeprefix("::stop-commands::")
+    assert len(token) == 32
+    assert lines[:7] == [
         "::group::build: passed",
-        " ::set-output name=x::injected",
+        f"::stop-commands::{token}",
+        ":\u200b:set-output name=x::injected",  # neutralised: the runner would not parse it
         "built",
+        f"::{token}::",
         "::endgroup::",
         "::group::test: failed",
     ]

@@ -6,6 +6,7 @@ secret references. Mistakes are one-line ``ConfigError`` s naming the file and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any, Literal
 
 from shipyard._errors import ConfigError
 from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table
+from shipyard._refs import parse_reference, registry_problem
+from shipyard._secrets import protect
 
 __all__ = ["Environment", "default_environment", "get_environment", "load_environments"]
 
@@ -107,6 +110,7 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
             )
         if var in env:
             raise ConfigError("is both a plain variable and a secret; keep one", file=file, key=f"{key}.env.{var}")
+    _check_values(name, values, {**env, **secrets}, file=file, key=key)
     common = {k: values.pop(k) for k in ("target", "image", "registry", "region", "health_path", "default")}
     timeout, lock_ttl = float(values.pop("timeout")), float(values.pop("lock_ttl"))
     if timeout <= 0:
@@ -121,6 +125,104 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
         file=file,
         **common,
     )
+
+
+#: Docker's rule for container names; environment names become part of container names.
+_DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+#: Linux refuses to exec a process with one ``NAME=value`` string longer than this (MAX_ARG_STRLEN).
+_MAX_ENV_ENTRY = 128 * 1024
+_DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")
+
+
+def _check_values(name: str, values: Mapping[str, Any], env: Mapping[str, str], *, file: str, key: str) -> None:
+    """What the types alone do not catch, in the keys every environment has: one ``ConfigError`` each."""
+    if not _DOCKER_NAME.fullmatch(name):
+        raise ConfigError(
+            f"environment name {name!r} is not valid for docker; use letters, digits, '_', '.' and '-'",
+            file=file,
+            key=key,
+        )
+    _check_image(values["image"], values["registry"], file=file, key=key)
+    health_path = values["health_path"]
+    if not health_path.startswith("/") or not health_path.isprintable() or " " in health_path:
+        raise ConfigError(
+            f"{health_path!r} must be a URL path starting with '/', e.g. \"/healthz\"",
+            file=file,
+            key=f"{key}.health_path",
+        )
+    for setting in ("timeout", "lock_ttl", "poll_interval"):
+        if setting in values and not values[setting] > 0:
+            raise ConfigError(
+                f"must be a positive number of seconds, got {values[setting]!r}", file=file, key=f"{key}.{setting}"
+            )
+    for var, value in env.items():
+        _check_env_var(var, value, file=file, key=key)
+    if values["target"] == "docker":
+        _check_docker(values, file=file, key=key)
+
+
+def _check_image(image: str, registry: str, *, file: str, key: str) -> None:
+    if not image:
+        raise ConfigError(
+            'is empty; set it to the image repository to deploy, e.g. image = "hello-service"',
+            file=file,
+            key=f"{key}.image",
+        )
+    parsed, problem = parse_reference(image)
+    if parsed is None or parsed.tag or parsed.digest:
+        why = problem or "has a tag or digest; give the repository only (the deploy picks the digest)"
+        raise ConfigError(f"{image!r} {why}", file=file, key=f"{key}.image")
+    if registry and (problem := registry_problem(registry)):
+        raise ConfigError(f"{registry!r} {problem}", file=file, key=f"{key}.registry")
+    protect(image, f"{registry.rstrip('/')}/{image}" if registry else "")  # public: never masked in output
+
+
+def _check_env_var(var: str, value: str, *, file: str, key: str) -> None:
+    if not var or "=" in var or "\0" in var or not var.isprintable():
+        raise ConfigError(
+            f"{var!r} is not an environment variable name; use letters, digits and '_'", file=file, key=f"{key}.env"
+        )
+    if "\0" in value:
+        raise ConfigError(
+            "contains a NUL character, which no environment variable can hold", file=file, key=f"{key}.env.{var}"
+        )
+    size = len(f"{var}={value}".encode())
+    if size >= _MAX_ENV_ENTRY:
+        raise ConfigError(
+            f"is {size} bytes; a process cannot start with an environment entry of {_MAX_ENV_ENTRY} bytes or more "
+            "(Linux MAX_ARG_STRLEN); pass large data as a file or a volume",
+            file=file,
+            key=f"{key}.env.{var}",
+        )
+
+
+def _check_docker(values: Mapping[str, Any], *, file: str, key: str) -> None:
+    port = values["port"]
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"must be a TCP port from 1 to 65535, got {port}", file=file, key=f"{key}.port")
+    container = values["container"]
+    if container and not _DOCKER_NAME.fullmatch(container):
+        raise ConfigError(
+            f"{container!r} is not a valid container name; use letters, digits, '_', '.' and '-'",
+            file=file,
+            key=f"{key}.container",
+        )
+    host = values["host"]
+    if not host or "://" in host or "/" in host or any(ch.isspace() for ch in host) or not host.isascii():
+        raise ConfigError(
+            f"{host!r} must be a host name or IP address (no scheme, port or path), e.g. 127.0.0.1",
+            file=file,
+            key=f"{key}.host",
+        )
+    docker_host = values["docker_host"]
+    if docker_host and not docker_host.startswith(_DOCKER_HOST_SCHEMES):
+        raise ConfigError(
+            f"{docker_host!r} must be a Docker daemon URL, e.g. unix:///var/run/docker.sock or ssh://user@host",
+            file=file,
+            key=f"{key}.docker_host",
+        )
+    if values["stop_timeout"] < 0:
+        raise ConfigError("must be zero or a positive number of seconds", file=file, key=f"{key}.stop_timeout")
 
 
 def load_environments(root: Path | None = None) -> dict[str, Environment]:
@@ -148,7 +250,8 @@ def get_environment(name: str | None, root: Path | None = None) -> Environment:
     file = str((root or find_root()) / PYPROJECT)
     if not envs:
         raise ConfigError(f"no environments defined; add a [{TABLE}.<name>] table", file=file, key=TABLE)
-    chosen = name or default_environment(envs)
+    _check_env_option(name, envs)
+    chosen = default_environment(envs) if name is None else name
     if chosen is None:
         raise ConfigError(f"no default environment; pass --env, one of: {', '.join(sorted(envs))}", file=file)
     if chosen not in envs:
@@ -158,3 +261,12 @@ def get_environment(name: str | None, root: Path | None = None) -> Environment:
             key=TABLE,
         )
     return envs[chosen]
+
+
+def _check_env_option(name: str | None, envs: Mapping[str, Environment]) -> None:
+    """``--env ''`` (an unset CI variable, most often) is refused rather than read as "the default"."""
+    if name is not None and not name.strip():
+        raise ConfigError(
+            f"--env is empty (an unset CI variable?); pass one of: {', '.join(sorted(envs))}, "
+            "or leave --env out for the default environment"
+        )

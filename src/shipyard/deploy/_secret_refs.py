@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from shipyard._errors import DeployError
 from shipyard._secrets import register_secret
 from shipyard.deploy._aws import aws_errors, client
 
@@ -33,10 +34,27 @@ def resolve_values(secrets: Mapping[str, str], region: str = "") -> dict[str, st
             if is_ssm:
                 value = api.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
             else:
-                value = api.get_secret_value(SecretId=name)["SecretString"]
-        register_secret(value)
+                value = _secret_string(api.get_secret_value(SecretId=name), ref, var)
+        register_secret(str(value), source=f"secret {ref} (for {var})")
         values[var] = str(value)
     return values
+
+
+def _secret_string(response: Mapping[str, Any], ref: str, var: str) -> str:
+    """A Secrets Manager value as text: ``SecretString``, or ``SecretBinary`` when it is UTF-8 text."""
+    if "SecretString" in response:
+        return str(response["SecretString"])
+    binary = response.get("SecretBinary")
+    if isinstance(binary, bytes | bytearray):
+        try:
+            return bytes(binary).decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        raise DeployError(
+            f"secret {ref} (for {var}) is stored as SecretBinary that is not UTF-8 text, and an environment "
+            "variable holds text; store it as a SecretString (base64-encode it if it is binary)"
+        )
+    raise DeployError(f"secret {ref} (for {var}) has no value (no SecretString or SecretBinary); put a value in it")
 
 
 def resolve_arns(secrets: Mapping[str, str], region: str = "") -> dict[str, str]:

@@ -56,7 +56,7 @@ class StaticCredentials:
     password: str
 
     def __post_init__(self) -> None:
-        register_secret(self.password)
+        register_secret(self.password, source=f"the registry password of {self.username!r}")
 
     def auth_config(self, registry: str) -> AuthConfig:
         return {"username": self.username, "password": self.password, "serveraddress": registry}
@@ -86,7 +86,7 @@ class DockerConfigCredentials:
             return {}
         # Three shapes exist (config entry, credential store, identity token): normalise to what push expects.
         if token := found.get("IdentityToken") or found.get("identitytoken"):
-            register_secret(str(token))
+            register_secret(str(token), source="the registry identity token in the Docker config")
             return {"identitytoken": str(token), "serveraddress": registry}
         username = found.get("username") or found.get("Username")
         password = found.get("password") or found.get("Password")

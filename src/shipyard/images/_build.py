@@ -56,10 +56,11 @@ def build_image(
 
     ``dist`` holds the wheel (the project's ``dist/`` by default); ``build_wheel`` builds it first.
     """
-    artifacts = collect(config, dist=dist, build=build_wheel)
     revision = git_revision(config.root)
     tag_names = [revision.tag] if revision else []
     tag_names.append(config.version)
+    _check_tags(config, tag_names)  # before any work: a bad name must not surface after the whole build
+    artifacts = collect(config, dist=dist, build=build_wheel)
     labels = labels_for(config, revision.label if revision else None, now=now or _created(revision))
     owns_client = client is None
     api = client or api_client()
@@ -110,6 +111,19 @@ def build_image(
         revision=revision.label if revision else None,
         steps=tuple(stream.steps),
     )
+
+
+def _check_tags(config: ImageConfig, tag_names: list[str]) -> None:
+    from shipyard._refs import parse_reference
+    from shipyard._secrets import protect
+
+    for tag in tag_names:
+        parsed, problem = parse_reference(f"{config.repository}:{tag}")
+        if parsed is None:
+            raise ImageError(
+                f"image {config.name}: {config.repository}:{tag} {problem}; set a version docker accepts as a tag"
+            )
+        protect(f"{config.repository}:{tag}")
 
 
 def standard_build_args(config: ImageConfig, revision: str | None) -> dict[str, str]:

@@ -12,6 +12,8 @@ from typing import Any
 
 from shipyard._errors import ConfigError
 from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table, workspace_pyprojects
+from shipyard._refs import repository_problem
+from shipyard._secrets import protect
 
 __all__ = ["ImageConfig", "load_image", "load_images"]
 
@@ -81,9 +83,11 @@ def _image(
     key = f"{TABLE}.{name}"
     values = validate_table(table, _FIELDS, file=file, key=key)
     context = (root / values["context"]).resolve()
+    _check_inside(context, root, what="the build context", file=file, key=f"{key}.context")
     if not context.is_dir():
         raise ConfigError(f"directory {context} does not exist; fix the path", file=file, key=f"{key}.context")
     dockerfile = values["dockerfile"]
+    _check_inside((context / dockerfile).resolve(), context, what="the Dockerfile", file=file, key=f"{key}.dockerfile")
     if not (context / dockerfile).is_file():
         raise ConfigError(
             f"{context / dockerfile} does not exist; add it or fix the path (relative to the context)",
@@ -105,12 +109,9 @@ def _image(
                 f"must be a string, got {type(value).__name__} {value!r}", file=file, key=f"{key}.build-args.{arg}"
             )
     repository = values["repository"]
-    if repository != repository.lower() or ":" in repository or "@" in repository or not repository.strip("/"):
-        raise ConfigError(
-            f"{repository!r} is not a repository name: use lowercase path components, no tag or digest",
-            file=file,
-            key=f"{key}.repository",
-        )
+    if problem := repository_problem(repository):
+        raise ConfigError(f"{repository!r} {problem}", file=file, key=f"{key}.repository")
+    protect(repository)  # a common-word secret must never mangle the repository in output
     return ImageConfig(
         name=name,
         root=root,
@@ -124,6 +125,16 @@ def _image(
         python=values["python"],
         source_url=source_url,
     )
+
+
+def _check_inside(path: Path, parent: Path, *, what: str, file: str, key: str) -> None:
+    """Refuse ``path`` outside ``parent``: nothing from outside the project may be baked into an image."""
+    if not path.is_relative_to(parent):
+        raise ConfigError(
+            f"{what} {path} is outside {parent}; keep it inside (a build must not read files from elsewhere)",
+            file=file,
+            key=key,
+        )
 
 
 def _workspace_packages(root: Path) -> dict[str, str]:

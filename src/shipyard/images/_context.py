@@ -32,6 +32,7 @@ def build_context(config: ImageConfig, artifacts: Artifacts) -> IO[bytes]:
                     f"image {config.name}: {config.context / relative} is in the way: Shipyard adds "
                     f"{ARTIFACTS_DIR}/ to the context itself; remove it or exclude it in .dockerignore"
                 )
+            _inside_context(config, config.context / relative)
             _add_file(tar, config.context / relative, relative)
         _add_bytes(tar, f"{ARTIFACTS_DIR}/requirements.txt", artifacts.requirements.encode())
         for wheel in sorted(artifacts.wheelhouse.glob("*.whl")):
@@ -55,6 +56,15 @@ def _included(config: ImageConfig) -> set[str]:
     ]  # fmt: skip
     paths = exclude_paths(str(config.context), patterns, dockerfile=config.dockerfile)
     return {path for path in paths if (config.context / path).is_file()}
+
+
+def _inside_context(config: ImageConfig, path: Path) -> None:
+    """A symlink in the context must not bake a file from outside it into the image (docker refuses too)."""
+    if not path.resolve().is_relative_to(config.context):
+        raise ImageError(
+            f"image {config.name}: {path} points outside the build context {config.context} "
+            f"(to {path.resolve()}); copy the file into the context or exclude it in .dockerignore"
+        )
 
 
 def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard._errors import ImageError
 from shipyard._logging import get_logger
-from shipyard._secrets import redact
+from shipyard._secrets import protect, redact
 from shipyard.images._auth import Credentials, default_credentials
 from shipyard.images._client import api_client
 from shipyard.images._errors import PushFailed
@@ -73,14 +73,18 @@ def push_image(
     """Push every tag of ``image`` to ``registry`` (``host[:port]``); return its digest identity."""
     registry = registry.rstrip("/")
     repository = f"{registry}/{image.image}"
+    _check_repository(repository, registry)
     credentials = credentials or default_credentials(registry)
-    api = client or api_client(timeout=policy.read_timeout)
+    deadline = time.monotonic() + policy.timeout  # --timeout bounds the whole push, not only the retries
+    api = client or api_client(timeout=_read_timeout(policy))
     try:
         digest: str | None = None
         attempts = 0
         for tag in image.tag_names:
             api.tag(image.id, repository, tag=tag)
-            pushed, used = _push_tag(api, repository, tag, registry=registry, credentials=credentials, policy=policy)
+            pushed, used = _push_tag(
+                api, repository, tag, registry=registry, credentials=credentials, policy=policy, deadline=deadline
+            )
             attempts += used
             if digest is not None and pushed != digest:
                 raise ImageError(f"push of {repository}: tag {tag} got digest {pushed}, the others {digest}")
@@ -90,6 +94,7 @@ def push_image(
             api.close()
     if digest is None:
         raise ImageError(f"image {image.name} has no tags to push; build it first")
+    protect(repository, f"{repository}@{digest}", *(f"{repository}:{tag}" for tag in image.tag_names))
     _log().info("image.push.done", image=image.name, reference=f"{repository}@{digest}", attempts=attempts)
     return PushedImage(
         built=image,
@@ -99,6 +104,16 @@ def push_image(
         tags=tuple(f"{repository}:{tag}" for tag in image.tag_names),
         attempts=attempts,
     )
+
+
+def _check_repository(repository: str, registry: str) -> None:
+    """Before any work: a registry docker would reject is one line naming it, not a failure mid-push."""
+    from shipyard._refs import parse_reference, registry_problem
+
+    if problem := registry_problem(registry):
+        raise ImageError(f"registry {registry!r} {problem}")
+    if parse_reference(repository)[0] is None:
+        raise ImageError(f"{repository!r} {parse_reference(repository)[1]}")
 
 
 def push_images(
@@ -116,7 +131,7 @@ def push_images(
     """
 
     def one(image: BuiltImage) -> PushedImage:
-        client = client_factory() if client_factory else api_client(timeout=policy.read_timeout)
+        client = client_factory() if client_factory else api_client(timeout=_read_timeout(policy))
         try:
             return push_image(image, registry, credentials=credentials, client=client, policy=policy)
         finally:
@@ -135,8 +150,20 @@ def push_images(
     return [future.result() for future in futures]
 
 
+def _read_timeout(policy: RetryPolicy) -> float:
+    # A silent registry must not hold one attempt past the time the whole push may take.
+    return max(1.0, min(policy.read_timeout, policy.timeout))
+
+
 def _push_tag(
-    api: docker.APIClient, repository: str, tag: str, *, registry: str, credentials: Credentials, policy: RetryPolicy
+    api: docker.APIClient,
+    repository: str,
+    tag: str,
+    *,
+    registry: str,
+    credentials: Credentials,
+    policy: RetryPolicy,
+    deadline: float,
 ) -> tuple[str, int]:
     import stamina
 
@@ -146,14 +173,14 @@ def _push_tag(
         for attempt in stamina.retry_context(
             on=_should_retry,
             attempts=policy.attempts,
-            timeout=policy.timeout,
+            timeout=max(deadline - time.monotonic(), 0.001),
             wait_initial=policy.wait_initial,
             wait_max=policy.wait_max,
             wait_jitter=policy.wait_jitter,
         ):
             with attempt:
                 attempts += 1
-                return _push_once(api, repository, tag, registry, credentials), attempts
+                return _push_once(api, repository, tag, registry, credentials, deadline, policy.timeout), attempts
     except PushFailed as exc:
         elapsed = time.monotonic() - started
         kind = "transient fault, gave up" if exc.transient else "not retried"
@@ -174,7 +201,15 @@ def _should_retry(exc: Exception) -> bool:
     return False
 
 
-def _push_once(api: docker.APIClient, repository: str, tag: str, registry: str, credentials: Credentials) -> str:
+def _push_once(  # noqa: PLR0917 - the push's parts, passed explicitly
+    api: docker.APIClient,
+    repository: str,
+    tag: str,
+    registry: str,
+    credentials: Credentials,
+    deadline: float,
+    timeout: float,
+) -> str:
     import docker.errors
     import requests
 
@@ -184,6 +219,13 @@ def _push_once(api: docker.APIClient, repository: str, tag: str, registry: str, 
             repository, tag=tag, stream=True, decode=True, auth_config=credentials.auth_config(registry)
         ):
             stream.feed(line)
+            if time.monotonic() > deadline:
+                raise PushFailed(
+                    f"still pushing after the {timeout:g} s timeout; raise --timeout for a slow registry",
+                    registry=registry,
+                    transient=False,
+                    log_tail=stream.tail,
+                )
     except docker.errors.APIError as exc:
         status = exc.status_code or 0
         message = redact(" ".join(str(exc.explanation or exc).split()))

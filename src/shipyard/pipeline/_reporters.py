@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from shipyard._secrets import redact
+from shipyard._workflow_commands import escape_data, escape_property, untrusted
 from shipyard.pipeline._model import StageResult, StageState
 
 if TYPE_CHECKING:
@@ -110,10 +111,6 @@ class LogReporter:
         )
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 class GitHubReporter:
     """Workflow commands on ``stream`` (stdout) and a Markdown summary appended to ``summary_path``.
 
@@ -145,12 +142,13 @@ class GitHubReporter:
         label = f"{result.name}: {result.state.value}" + (" (cache hit)" if result.cache == "hit" else "")
         self._write(f"::group::{label}")
         body = self._lines.pop(result.name, None) or result.output.splitlines()
-        for line in body:
-            # A line that looks like a workflow command must not be executed by the runner.
-            self._write(f" {line}" if line.startswith("::") else line)
+        # Tool output must not issue workflow commands: neutralised, and fenced off with a random token.
+        for line in untrusted(redact(line) for line in body):
+            self._write(line)
         self._write("::endgroup::")
         if result.state is StageState.FAILED:
-            self._write(f"::error title=stage {result.name} failed::{_escape_data(result.error or 'failed')}")
+            title = escape_property(f"stage {result.name} failed")
+            self._write(f"::error title={title}::{escape_data(redact(result.error or 'failed'))}")
 
     def run_finished(self, report: RunReport) -> None:
         if self.summary_path is None:

@@ -17,9 +17,12 @@ _ENV_HELP = "the environment, from [tool.shipyard.environments.*] (default: the 
 
 
 def _emit(data: Any, *, as_json: bool, text: str) -> None:
-    from shipyard._secrets import redact
+    from shipyard._secrets import redact, redact_fields
+    from shipyard._workflow_commands import safe
 
-    print(redact(json.dumps(data, indent=2, sort_keys=True, default=str) if as_json else text))  # noqa: T201
+    # --json: every field redacted before serialization (identifiers such as image references kept whole).
+    out = json.dumps(redact_fields(data), indent=2, sort_keys=True, default=str) if as_json else redact(text)
+    print(safe(out))  # noqa: T201
 
 
 def _finish(result: Any, *, as_json: bool) -> None:
@@ -31,7 +34,11 @@ def _finish(result: Any, *, as_json: bool) -> None:
     if "diff" in result.details:
         lines.append(result.details["diff"] or "(no change to the task definition)")
     if result.details.get("log_tail"):
-        lines.append("new container's last log lines:\n" + result.details["log_tail"])
+        from shipyard._workflow_commands import in_github_actions, untrusted
+
+        tail = str(result.details["log_tail"])
+        tail = "\n".join(untrusted(tail.splitlines())) if in_github_actions() else tail
+        lines.append("new container's last log lines:\n" + tail)
     _emit(result.to_dict(), as_json=as_json, text="\n".join(lines))
     if not result.ok:
         raise DeployError(f"deploy to {result.env!r} failed: {result.reason}")
@@ -51,13 +58,18 @@ def _setup() -> None:
         "json": "print a machine-readable result",
     }
 )
-def deploy(c: Any, env: str = "", image: str = "", dry_run: bool = False, json: bool = False) -> None:
+def deploy(c: Any, env: str | None = None, image: str = "", dry_run: bool = False, json: bool = False) -> None:
     """Build, push and deploy the service to an environment, with health checks and automatic rollback."""
     _setup()
     from shipyard.deploy import deploy as run_deploy
     from shipyard.deploy import get_environment
 
-    environment = get_environment(env or None)
+    environment = get_environment(env)
+    if image:
+        from shipyard.tasks._options import image_option
+
+        image = image_option(image, target=environment.target)
+    _preflight(environment)
     if image:
         result = run_deploy(environment, image, dry_run=dry_run)
     else:
@@ -67,24 +79,33 @@ def deploy(c: Any, env: str = "", image: str = "", dry_run: bool = False, json: 
     _finish(result, as_json=json)
 
 
+def _preflight(environment: Any) -> None:
+    """What can fail before a deploy starts does, before any lock or build: the docker target's secrets are
+    read (and registered for redaction) now, so a missing, binary or too-short secret is one line up front."""
+    if environment.target == "docker" and environment.secrets:
+        from shipyard.deploy._secret_refs import resolve_values
+
+        resolve_values(environment.secrets, environment.region)
+
+
 @shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
-def rollback(c: Any, env: str = "", json: bool = False) -> None:
+def rollback(c: Any, env: str | None = None, json: bool = False) -> None:
     """Return an environment to its previous successful deploy."""
     _setup()
     from shipyard.deploy import get_environment
     from shipyard.deploy import rollback as run_rollback
 
-    _finish(run_rollback(get_environment(env or None)), as_json=json)
+    _finish(run_rollback(get_environment(env)), as_json=json)
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
-def status(c: Any, env: str = "", json: bool = False) -> None:
+def status(c: Any, env: str | None = None, json: bool = False) -> None:
     """Show what runs in an environment."""
     _setup()
     from shipyard.deploy import get_environment
     from shipyard.deploy import status as run_status
 
-    info = run_status(get_environment(env or None))
+    info = run_status(get_environment(env))
     _emit(info, as_json=json, text=_status_text(info))
 
 
@@ -100,13 +121,15 @@ def _status_text(info: dict[str, Any]) -> str:
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print machine-readable records", "limit": "show the last N"})
-def history(c: Any, env: str = "", json: bool = False, limit: int = 20) -> None:
+def history(c: Any, env: str | None = None, json: bool = False, limit: str = "20") -> None:
     """Show an environment's deploy history (who, when, which image, result, duration)."""
     _setup()
     from shipyard.deploy import get_environment
     from shipyard.deploy import history as run_history
+    from shipyard.tasks._options import positive_int
 
-    records = run_history(get_environment(env or None))[-limit:]
+    count = positive_int(limit, "--limit")
+    records = run_history(get_environment(env))[-count:]
     rows = []
     for r in records:
         when = datetime.datetime.fromtimestamp(r.started_at, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -53,14 +53,16 @@ def _build_view(name: str) -> Iterator[Callable[[BuildEvent], None]]:
     from shipyard._secrets import redact
 
     if in_ci() or not sys.stderr.isatty():
+        from shipyard._workflow_commands import safe
 
         def plain(event: BuildEvent) -> None:
+            # Build output is untrusted: under GitHub Actions no line of it may act as a workflow command.
             if event.kind == "step":
-                print(f"[{name}] Step {event.step}/{event.total}: {redact(event.text)}", file=sys.stderr)  # noqa: T201
+                print(safe(f"[{name}] Step {event.step}/{event.total}: {redact(event.text)}"), file=sys.stderr)  # noqa: T201
             elif event.kind == "cached":
                 print(f"[{name}]   (cached)", file=sys.stderr)  # noqa: T201
             else:
-                print(f"[{name}]   {redact(event.text)}", file=sys.stderr)  # noqa: T201
+                print(safe(f"[{name}]   {redact(event.text)}"), file=sys.stderr)  # noqa: T201
 
         yield plain
         return
@@ -93,10 +95,11 @@ def _build_view(name: str) -> Iterator[Callable[[BuildEvent], None]]:
 
 
 def _report(rows: list[dict[str, Any]], *, as_json: bool, text: Callable[[dict[str, Any]], str]) -> None:
-    from shipyard._secrets import redact
+    from shipyard._secrets import redact, redact_fields
 
     if as_json:
-        print(redact(jsonlib.dumps(rows if len(rows) > 1 else rows[0], indent=2)))  # noqa: T201
+        # Field by field before serialization; image references, ids and digests are kept whole.
+        print(jsonlib.dumps(redact_fields(rows if len(rows) > 1 else rows[0]), indent=2))  # noqa: T201
         return
     for row in rows:
         print(redact(text(row)))  # noqa: T201
@@ -137,17 +140,19 @@ def push(  # noqa: PLR0917 - invoke maps positional parameters to options
     name: list[str] | None = None,
     registry: str = "",
     json: bool = False,
-    attempts: int = 5,
-    timeout: float = 120.0,
+    attempts: str = "5",
+    timeout: str = "120",
 ) -> None:
     """Push the images built for this commit (concurrently) and print their digest references."""
     from shipyard._logging import configure
     from shipyard.images import RetryPolicy, local_image, push_images
+    from shipyard.tasks._options import positive_float, positive_int, registry_option
 
     configure(level="warning")
-    target = registry or os.environ.get("SHIPYARD_REGISTRY", "") or DEFAULT_REGISTRY
+    policy = RetryPolicy(attempts=positive_int(attempts, "--attempts"), timeout=positive_float(timeout, "--timeout"))
+    target = registry_option(registry or os.environ.get("SHIPYARD_REGISTRY", "") or DEFAULT_REGISTRY, bool(registry))
     built = [local_image(config) for config in _configs(name or [])]
-    pushed = push_images(built, target, policy=RetryPolicy(attempts=attempts, timeout=timeout))
+    pushed = push_images(built, target, policy=policy)
     _report(
         [image.as_json() for image in pushed],
         as_json=json,
