@@ -46,8 +46,8 @@ __all__ = [
 MASK = "***"
 #: Shorter values are refused: masking "1" or "ab" everywhere would destroy logs and reveal the value anyway.
 MIN_SECRET_LENGTH = 4
-#: MIME base64 (``base64.encodebytes``, email) breaks lines every 76 characters.
-_WRAP = r"(?:\r?\n)?"
+#: MIME base64 (``base64.encodebytes``, email) breaks lines every 76 characters; in JSON the break is escaped.
+_WRAP = r"(?:\r?\n|(?:\\r)?\\n)?"
 
 #: Public identifiers that are never rewritten, whatever secret they happen to contain.
 _ALWAYS_PROTECTED = (
@@ -96,19 +96,27 @@ def _lower_hex(text: str) -> str:
     return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), text)
 
 
-def _text_forms(value: str) -> set[str]:
-    """Every escaped or quoted form of ``value`` (each one a literal to find)."""
+def _escaped_forms(value: str) -> set[str]:
+    """``value`` as it appears quoted or escaped by the usual encoders."""
     quoted = {
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote(value),
         urllib.parse.quote_plus(value),
         urllib.parse.quote_plus(value, safe="/"),
     }
-    forms = {value, shlex.quote(value), *quoted, *(_lower_hex(form) for form in quoted)}
+    # shlex.quote: whole, and without its outer quotes (a multi-line value is printed one line at a time).
+    forms = {value, shlex.quote(value), shlex.quote(value).strip("'"), *quoted, *(_lower_hex(f) for f in quoted)}
     forms |= {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
-    forms |= {repr(value)[1:-1], repr(value.encode())[2:-1]}
-    # A multi-line secret may be printed one line at a time, or wrapped by a terminal.
-    forms |= {line.strip() for line in value.splitlines()}
+    return forms | {repr(value)[1:-1], repr(value.encode())[2:-1]}
+
+
+def _text_forms(value: str) -> set[str]:
+    """Every escaped or quoted form of ``value`` (each one a literal to find)."""
+    forms = _escaped_forms(value)
+    # A multi-line secret may be printed one line at a time (escaped like any text), or wrapped by a terminal.
+    for line in value.splitlines():
+        if len(line.strip()) >= MIN_SECRET_LENGTH:
+            forms |= _escaped_forms(line) | _escaped_forms(line.strip())
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
