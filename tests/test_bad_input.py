@@ -199,6 +199,11 @@ CASES: dict[str, Case] = {
         lambda d: d.update(version="1.0.0+local"),
         code=1,
     ),
+    "host that does not resolve": Case(
+        ("deploy", "--image", "sha256:" + "b" * 64),
+        (f"{KEY}.host", "does not resolve", "fix the host"),
+        _env(host="no-such-host.invalid"),
+    ),
     # --- secrets read through a real moto server ---
     "secret stored as non-text SecretBinary": Case(
         ("deploy", "--image", "sha256:" + "b" * 64),

@@ -241,3 +241,44 @@ def test_tool_output_never_parses_as_a_workflow_command(run: tuple[subprocess.Co
         assert f"::{token}::" in proc.stdout.splitlines()  # every fenced block is closed again
     for marker in ("injected-1", "injected-2", "injected-5", "injected-7"):
         assert marker in proc.stdout  # neutralised, not dropped
+
+
+def test_redact_fields_keeps_identifiers_whole_but_never_a_secret_that_is_one_of_their_parts() -> None:
+    from shipyard._secrets import redact_fields, register_secret
+
+    register_secret(WORD)
+    register_secret(TOKEN)
+    data = {
+        "image": "reg.example/acme/hello-service:1.0",
+        "digest": "sha256:" + "c" * 64,
+        "started_at": "2026-12-01T10:00:00Z",
+        "id": TOKEN,  # an identifier field holding a secret: masked all the same
+        "tags": [f"reg.example/acme/app:{TOKEN}"],
+        "message": f"say {WORD} with {TOKEN}",
+        "nested": [{"image": "x/hello:2", "note": WORD}],
+    }
+    assert redact_fields(data) == {
+        "image": "reg.example/acme/hello-service:1.0",
+        "digest": "sha256:" + "c" * 64,
+        "started_at": "2026-12-01T10:00:00Z",
+        "id": "***",
+        "tags": ["reg.example/acme/app:***"],
+        "message": "say *** with ***",
+        "nested": [{"image": "x/***:2", "note": "***"}],  # "hello" is a whole component there
+    }
+
+
+def test_a_mime_wrapped_secret_split_across_writes_is_still_masked() -> None:
+    from shipyard._secrets import StreamRedactor, register_secret
+
+    register_secret(TOKEN)
+    text = "body:\n" + base64.encodebytes(b"x" * 40 + TOKEN.encode() + b"y" * 40).decode() + "end\n"
+    for cut in range(0, len(text), 7):
+        stream = StreamRedactor()
+        out = stream.feed(text[:cut]) + stream.feed(text[cut:]) + stream.flush()
+        joined = out.replace("\n", "")
+        for start in range(4):
+            chunk = joined[joined.index(":") + 1 + start :]
+            decoded = base64.b64decode(chunk[: len(chunk) - len(chunk) % 4] + "==", validate=False)
+            assert TOKEN.encode() not in decoded
+        assert "***" in out

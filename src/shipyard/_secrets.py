@@ -120,10 +120,12 @@ def _text_forms(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
-def _patterns(value: str) -> list[tuple[int, str]]:
-    """(length, regex) for every form of ``value``; base64 forms match across MIME line breaks too."""
-    patterns = [(len(form), re.escape(form)) for form in _text_forms(value)]
-    patterns += [(len(form), _WRAP.join(map(re.escape, form))) for form in _base64_forms(value.encode())]
+def _patterns(value: str) -> list[tuple[int, str, str]]:
+    """(length, regex, regex across line breaks) for every form: base64 forms also match when MIME-wrapped."""
+    patterns = [(len(form), re.escape(form), re.escape(form)) for form in _text_forms(value)]
+    patterns += [
+        (len(form), re.escape(form), _WRAP.join(map(re.escape, form))) for form in _base64_forms(value.encode())
+    ]
     return patterns
 
 
@@ -132,9 +134,10 @@ class Redactor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._secrets: dict[str, list[tuple[int, str]]] = {}
+        self._secrets: dict[str, list[tuple[int, str, str]]] = {}
         self._identifiers: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._wrapped: re.Pattern[str] | None = None
         self._keep: re.Pattern[str] | None = None
         self._longest = 0
 
@@ -164,12 +167,14 @@ class Redactor:
     def _compile(self) -> None:
         secrets = sorted({p for patterns in self._secrets.values() for p in patterns}, reverse=True)
         if not secrets:
-            self._pattern, self._keep, self._longest = None, None, 0
+            self._pattern, self._wrapped, self._keep, self._longest = None, None, None, 0
             return
-        self._pattern = re.compile("|".join(p for _, p in secrets))
+        # Text without a line break cannot hold a MIME-wrapped form: it gets the (faster) literal pattern.
+        self._pattern = re.compile("|".join(p for _, p, _ in secrets))
+        self._wrapped = re.compile("|".join(p for _, _, p in secrets))
         identifiers = [re.escape(i) for i in sorted(self._identifiers, key=len, reverse=True)]
         self._keep = re.compile("|".join([*identifiers, *_ALWAYS_PROTECTED]))
-        longest = max(n for n, _ in secrets)
+        longest = max(n for n, _, _ in secrets)
         # Room for the MIME line breaks a base64 form may carry, and for an identifier straddling a cut.
         self._longest = max(longest + 2 * (longest // 76 + 1), max(map(len, self._identifiers), default=0))
 
@@ -178,7 +183,7 @@ class Redactor:
         with self._lock:
             self._secrets.clear()
             self._identifiers.clear()
-            self._pattern, self._keep, self._longest = None, None, 0
+            self._pattern, self._wrapped, self._keep, self._longest = None, None, None, 0
 
     @property
     def longest(self) -> int:
@@ -190,6 +195,8 @@ class Redactor:
         pattern, keep = self._pattern, self._keep
         if pattern is None or keep is None or not text:
             return text
+        if ("\n" in text or "\\n" in text) and self._wrapped is not None:
+            pattern = self._wrapped
         found = list(pattern.finditer(text))
         if not found:
             return text
@@ -283,9 +290,18 @@ def redact_fields(
 
 
 def _field(key: str, value: Any, keep: Collection[str], scrub: Callable[[str], str]) -> Any:
-    if key in keep and _is_identifier(value):
+    if key in keep and _is_identifier(value) and not _names_a_secret(value, scrub):
         return list(value) if isinstance(value, list | tuple) else value
     return redact_fields(value, keep=keep, scrub=scrub)
+
+
+def _names_a_secret(value: Any, scrub: Callable[[str], str]) -> bool:
+    """True when a whole component of an identifier (between ``/ : @``) is a secret: then it is masked anyway.
+
+    A secret that is only part of a component ("hello" in ``hello-service``) leaves the identifier whole.
+    """
+    items = value if isinstance(value, list | tuple) else [value]
+    return any(scrub(part) == MASK for item in items if isinstance(item, str) for part in re.split(r"[/:@]", item))
 
 
 def _is_identifier(value: Any) -> bool:

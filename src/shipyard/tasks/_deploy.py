@@ -82,10 +82,28 @@ def deploy(c: Any, env: str | None = None, image: str = "", dry_run: bool = Fals
 def _preflight(environment: Any) -> None:
     """What can fail before a deploy starts does, before any lock or build: the docker target's secrets are
     read (and registered for redaction) now, so a missing, binary or too-short secret is one line up front."""
+    if environment.target == "docker":
+        _check_host(environment)
     if environment.target == "docker" and environment.secrets:
         from shipyard.deploy._secret_refs import resolve_values
 
         resolve_values(environment.secrets, environment.region)
+
+
+def _check_host(environment: Any) -> None:
+    import socket
+
+    from shipyard._errors import ConfigError
+
+    host = str(environment.setting("host"))
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(
+            f"{host!r} does not resolve ({exc}); fix the host name or its DNS entry",
+            file=environment.file,
+            key=f"tool.shipyard.environments.{environment.name}.host",
+        ) from exc
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
