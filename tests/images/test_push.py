@@ -142,3 +142,43 @@ def test_a_local_registry_stops_cleanly(tmp_path: Path) -> None:
     registry.stop()
     assert not registry.running
     registry.stop()  # idempotent
+
+
+def test_push_timeout_bounds_the_whole_push_even_when_the_registry_never_answers(
+    tiny_project: Any, janitor: Any
+) -> None:
+    import socket
+    import threading
+
+    built = _tiny_image(tiny_project, janitor)
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def black_hole() -> None:  # accepts every connection and never says a word
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=black_hole, daemon=True)
+    thread.start()
+    silent = f"127.0.0.1:{server.getsockname()[1]}"
+    policy = RetryPolicy(attempts=5, timeout=4.0, wait_initial=0.2, wait_max=1.0, wait_jitter=0.1)
+    started = time.monotonic()
+    try:
+        with pytest.raises(PushFailed) as caught:
+            push_image(built, silent, policy=policy)
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+    elapsed = time.monotonic() - started
+    janitor.tags += [f"{silent}/{tag}" for tag in built.tags]
+    assert f"to registry {silent} failed" in str(caught.value)
+    # read_timeout (120 s) would let one silent attempt run on for minutes: --timeout caps the whole push.
+    assert elapsed < policy.timeout + 6, f"took {elapsed:.1f} s for a {policy.timeout} s timeout"

@@ -212,6 +212,7 @@ def _push_once(  # noqa: PLR0917 - the push's parts, passed explicitly
 ) -> str:
     import docker.errors
     import requests
+    import urllib3.exceptions
 
     stream = PushStream()
     try:
@@ -230,7 +231,8 @@ def _push_once(  # noqa: PLR0917 - the push's parts, passed explicitly
         status = exc.status_code or 0
         message = redact(" ".join(str(exc.explanation or exc).split()))
         raise PushFailed(message, registry=registry, transient=status >= 500 or status == 429) from exc
-    except (requests.ConnectionError, requests.Timeout) as exc:
+    except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.HTTPError, OSError) as exc:
+        # A silent stream ends in urllib3's ReadTimeoutError, which requests does not wrap while streaming.
         raise PushFailed(f"{type(exc).__name__}: {exc}", registry=registry, transient=True) from exc
     if stream.error is not None:
         message = redact(" ".join(stream.error.split()))
