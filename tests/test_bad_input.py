@@ -36,13 +36,9 @@ def _toml(value: Any) -> str:
 
 
 def _write_pyproject(path: Path, data: dict[str, Any]) -> None:
-    lines = ['[project]\nname = "badapp"', f"version = {_toml(data['version'])}", ""]
-    for kind in ("environments", "images"):
-        for name, table in data[kind].items():
-            lines.append(f"[tool.shipyard.{kind}.{json.dumps(name)}]")
-            lines += [f"{json.dumps(k)} = {_toml(v)}" for k, v in table.items()]
-            lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    lines = ['[project]\nname = "badapp"', f"version = {_toml(data['version'])}", "", "[tool.shipyard]"]
+    lines += [f"{kind} = {_toml(data[kind])}" for kind in ("environments", "images")]  # inline tables
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _base() -> dict[str, Any]:
@@ -142,6 +138,31 @@ CASES: dict[str, Case] = {
     "secret and env": Case(
         ("history",), (f"{KEY}.env.TOKEN", "keep one"), _env(env={"TOKEN": "a"}, secrets={"TOKEN": "ssm:/t"})
     ),
+    "environments not a table": Case(
+        ("history",), (PY, "tool.shipyard.environments", "table"), lambda d: d.update(environments=5)
+    ),
+    "environment not a table": Case(
+        ("history",), (KEY, "must be a table"), lambda d: d["environments"].update(staging=5)
+    ),
+    "default not a bool": Case(("history",), (f"{KEY}.default", "must be bool"), _env(default="yes")),
+    "timeout a string": Case(("history",), (f"{KEY}.timeout", "must be int or float"), _env(timeout="10")),
+    "port a float": Case(("history",), (f"{KEY}.port", "must be int"), _env(port=80.5)),
+    "env not a table": Case(("history",), (f"{KEY}.env", "must be dict"), _env(env="A=1")),
+    "secret reference without a name": Case(("history",), (f"{KEY}.secrets.T", "ssm:/"), _env(secrets={"T": "ssm:"})),
+    "health_path a URL": Case(("history",), (f"{KEY}.health_path", "'/'"), _env(health_path="http://x/healthz")),
+    "host empty": Case(("history",), (f"{KEY}.host", "host name"), _env(host="")),
+    "container leading dash": Case(("history",), (f"{KEY}.container", "container name"), _env(container="-web")),
+    "registry namespace uppercase": Case(
+        ("history",), (f"{KEY}.registry", "namespace"), _env(registry="127.0.0.1:5000/Team")
+    ),
+    "image with a digest": Case(
+        ("history",), (f"{KEY}.image", "tag or digest"), _env(image="badapp@sha256:" + "d" * 64)
+    ),
+    "ecs empty cluster": Case(("history",), ("environments.prod.cluster", "is empty"), _ecs(cluster=" ")),
+    "ecs bad bucket": Case(
+        ("history",), ("environments.prod.history_bucket", "S3 bucket"), _ecs(history_bucket="My_Bucket")
+    ),
+    "region with spaces": Case(("history",), (f"{KEY}.region", "AWS region", "us-east-1"), _env(region="us east 1")),
     "unknown key": Case(("history",), (f"{KEY}.prot", "unknown key", "allowed keys"), _env(prot=80)),
     "unknown target": Case(("history",), (f"{KEY}.target", '"docker" or "ecs"'), _env(target="kubernetes")),
     "two defaults": Case(
@@ -164,6 +185,11 @@ CASES: dict[str, Case] = {
     "--limit not a number": Case(("history", "--limit", "abc"), ("--limit", "whole number", "'abc'")),
     "--limit zero": Case(("history", "--limit", "0"), ("--limit", "at least 1")),
     "--limit negative": Case(("history", "--limit=-1"), ("--limit", "at least 1")),
+    "--image empty": Case(("deploy", "--image", ""), ("--image", "empty")),
+    "--limit a fraction": Case(("history", "--limit", "1.5"), ("--limit", "whole number")),
+    "push --attempts abc": Case(("image.push", "--attempts", "abc"), ("--attempts", "whole number")),
+    "push --timeout inf": Case(("image.push", "--timeout", "inf"), ("--timeout", "positive")),
+    "push --timeout nan": Case(("image.push", "--timeout", "nan"), ("--timeout", "positive")),
     "--image not a ref": Case(("deploy", "--image", "Not A Ref!!"), ("--image", "not an image reference")),
     "--image bad repository": Case(("deploy", "--image", "Acme/App@sha256:" + "a" * 64), ("--image", "lowercase")),
     "--image bad digest": Case(("deploy", "--image", "acme/app@sha256:abc"), ("--image", "64 lowercase hex")),
@@ -190,6 +216,14 @@ CASES: dict[str, Case] = {
     "dockerfile outside the context": Case(
         ("image.build",), (f"{IMG}.dockerfile", "outside"), _image(dockerfile="../Dockerfile")
     ),
+    "images not a table": Case(("image.build",), ("tool.shipyard.images", "table"), lambda d: d.update(images=5)),
+    "image missing repository": Case(
+        ("image.build",), (f"{IMG}.repository", "missing required key"), lambda d: d["images"]["app"].pop("repository")
+    ),
+    "build-args not strings": Case(
+        ("image.build",), (f"{IMG}.build-args.N", "must be a string"), _image(**{"build-args": {"N": 1}})
+    ),
+    "dockerfile missing": Case(("image.build",), (f"{IMG}.dockerfile", "does not exist"), _image(dockerfile="Nope")),
     "context missing": Case(("image.build",), (f"{IMG}.context", "does not exist"), _image(context="nope")),
     "package unknown": Case(("image.build",), (f"{IMG}.package", "not a package"), _image(package="other")),
     "unknown image name": Case(("image.build", "--name", "web"), ("no image 'web'", "add a")),

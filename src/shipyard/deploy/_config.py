@@ -129,6 +129,9 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
 
 #: Docker's rule for container names; environment names become part of container names.
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+#: botocore's own rule for region names (it raises InvalidRegionError when a client is made).
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: Linux refuses to exec a process with one ``NAME=value`` string longer than this (MAX_ARG_STRLEN).
 _MAX_ENV_ENTRY = 128 * 1024
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")
@@ -150,6 +153,9 @@ def _check_values(name: str, values: Mapping[str, Any], env: Mapping[str, str], 
             file=file,
             key=f"{key}.health_path",
         )
+    region = values["region"]
+    if region and not _REGION.fullmatch(region):
+        raise ConfigError(f"{region!r} is not an AWS region name, e.g. us-east-1", file=file, key=f"{key}.region")
     for setting in ("timeout", "lock_ttl", "poll_interval"):
         if setting in values and not values[setting] > 0:
             raise ConfigError(
@@ -159,6 +165,8 @@ def _check_values(name: str, values: Mapping[str, Any], env: Mapping[str, str], 
         _check_env_var(var, value, file=file, key=key)
     if values["target"] == "docker":
         _check_docker(values, file=file, key=key)
+    else:
+        _check_ecs(values, file=file, key=key)
 
 
 def _check_image(image: str, registry: str, *, file: str, key: str) -> None:
@@ -223,6 +231,19 @@ def _check_docker(values: Mapping[str, Any], *, file: str, key: str) -> None:
         )
     if values["stop_timeout"] < 0:
         raise ConfigError("must be zero or a positive number of seconds", file=file, key=f"{key}.stop_timeout")
+
+
+def _check_ecs(values: Mapping[str, Any], *, file: str, key: str) -> None:
+    for setting in ("cluster", "service"):
+        if not values[setting].strip():
+            raise ConfigError(f"is empty; set the ECS {setting} name or ARN", file=file, key=f"{key}.{setting}")
+    bucket = values["history_bucket"]
+    if not _BUCKET.fullmatch(bucket):
+        raise ConfigError(
+            f"{bucket!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')",
+            file=file,
+            key=f"{key}.history_bucket",
+        )
 
 
 def load_environments(root: Path | None = None) -> dict[str, Environment]:

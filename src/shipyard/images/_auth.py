@@ -72,6 +72,7 @@ class EnvCredentials:
     def auth_config(self, registry: str) -> AuthConfig:
         if not self.present():
             raise ImageError(f"set both {USERNAME_VAR} and {PASSWORD_VAR} to push to {registry}")
+        register_secret(os.environ[PASSWORD_VAR], source=f"${PASSWORD_VAR}")  # a refusal names the variable
         return StaticCredentials(os.environ[USERNAME_VAR], os.environ[PASSWORD_VAR]).auth_config(registry)
 
 

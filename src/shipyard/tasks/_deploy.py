@@ -58,14 +58,14 @@ def _setup() -> None:
         "json": "print a machine-readable result",
     }
 )
-def deploy(c: Any, env: str | None = None, image: str = "", dry_run: bool = False, json: bool = False) -> None:
+def deploy(c: Any, env: str | None = None, image: str | None = None, dry_run: bool = False, json: bool = False) -> None:
     """Build, push and deploy the service to an environment, with health checks and automatic rollback."""
     _setup()
     from shipyard.deploy import deploy as run_deploy
     from shipyard.deploy import get_environment
 
     environment = get_environment(env)
-    if image:
+    if image is not None:  # `--image ''` (an unset CI variable) is refused, never read as "build and push"
         from shipyard.tasks._options import image_option
 
         image = image_option(image, target=environment.target)
