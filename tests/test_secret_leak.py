@@ -282,3 +282,13 @@ def test_a_mime_wrapped_secret_split_across_writes_is_still_masked() -> None:
             decoded = base64.b64decode(chunk[: len(chunk) - len(chunk) % 4] + "==", validate=False)
             assert TOKEN.encode() not in decoded
         assert "***" in out
+
+
+def test_the_error_line_masks_a_secret_whose_lines_meet_again_on_it(capsys: pytest.CaptureFixture[str]) -> None:
+    from shipyard import ShipyardError, register_secret
+    from shipyard._cli import Exit, handle_errors
+
+    register_secret("abc defg")  # the message below breaks it over two lines; joining them restores it
+    with pytest.raises(Exit), handle_errors("invoke"):
+        raise ShipyardError("login failed for token abc\ndefg at the registry")
+    assert capsys.readouterr().err == "invoke: error: login failed for token *** at the registry\n"

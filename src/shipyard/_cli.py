@@ -49,7 +49,8 @@ def _fail(prog: str, text: str, code: int) -> Exit:
     """Print the one error line (redacted, on one line, inert as a workflow command) and make the exit."""
     from shipyard._workflow_commands import safe
 
-    message = safe(f"{prog}: error: {' '.join(redact(text).split())}")
+    # Redacted before and after joining the lines: a secret's lines could meet again on the one line.
+    message = safe(f"{prog}: error: {redact(' '.join(redact(text).split()))}")
     print(message, file=sys.stderr)  # noqa: T201 - the CLI is the one place that prints
     return Exit(message, code)
 
