@@ -49,11 +49,11 @@ MIN_SECRET_LENGTH = 4
 #: MIME base64 (``base64.encodebytes``, email) breaks lines every 76 characters; in JSON the break is escaped.
 _WRAP = r"(?:\r?\n|(?:\\r)?\\n)?"
 
-#: Public identifiers that are never rewritten, whatever secret they happen to contain.
-_ALWAYS_PROTECTED = (
-    r"sha256:[0-9a-f]{64}",
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?",
+#: Public identifiers that are never rewritten, whatever secret they happen to contain: digests, timestamps.
+_GENERIC = re.compile(
+    r"sha256:[0-9a-f]{64}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 )
+_LONGEST_GENERIC = 71  # "sha256:" and 64 hex digits
 #: An identifier's syntax: an image reference, digest, id, timestamp or number (see ``redact_fields``).
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
 #: Fields ``redact_fields`` keeps as they are when their value has an identifier's syntax.
@@ -120,13 +120,41 @@ def _text_forms(value: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
-def _patterns(value: str) -> list[tuple[int, str, str]]:
-    """(length, regex, regex across line breaks) for every form: base64 forms also match when MIME-wrapped."""
-    patterns = [(len(form), re.escape(form), re.escape(form)) for form in _text_forms(value)]
-    patterns += [
-        (len(form), re.escape(form), _WRAP.join(map(re.escape, form))) for form in _base64_forms(value.encode())
-    ]
-    return patterns
+def _forms(value: str) -> set[str]:
+    """Every literal form of ``value`` to mask (its base64 forms also match MIME-wrapped, see ``_trie``)."""
+    return _text_forms(value) | _base64_forms(value.encode())
+
+
+def _trie(words: set[str], *, wrap: bool) -> str:
+    """One regex matching any of ``words``, longest first, built as a trie so each position costs one branch.
+
+    With ``wrap``, a line break (or an escaped ``\\n``) may sit between any two characters: MIME base64.
+    """
+    root: dict[str, Any] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+    sep = _WRAP if wrap else ""
+
+    def emit(node: dict[str, Any], lead: str) -> str:
+        alternatives = []
+        for char in sorted(k for k in node if k):
+            child, chain = node[char], [re.escape(char)]
+            while len(child) == 1 and "" not in child:  # a run of single children: one literal, no group
+                ((step, child),) = child.items()
+                chain.append(re.escape(step))
+            alternatives.append(lead + sep.join(chain) + emit(child, sep))
+        ends = "" in node
+        if not alternatives:
+            return ""
+        if len(alternatives) == 1 and not ends:
+            return alternatives[0]
+        # The separator leads each alternative, so an optional tail never swallows a line break after a match.
+        return "(?:" + "|".join(alternatives) + ")" + ("?" if ends else "")
+
+    return emit(root, "")
 
 
 class Redactor:
@@ -134,11 +162,11 @@ class Redactor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._secrets: dict[str, list[tuple[int, str, str]]] = {}
-        self._identifiers: set[str] = set()
+        self._secrets: dict[str, set[str]] = {}
+        #: Replaced, never changed in place: ``redact`` reads it without the lock from other threads.
+        self._identifiers: frozenset[str] = frozenset()
         self._pattern: re.Pattern[str] | None = None
         self._wrapped: re.Pattern[str] | None = None
-        self._keep: re.Pattern[str] | None = None
         self._longest = 0
 
     def register(self, value: str, *, source: str = "a secret") -> None:
@@ -153,7 +181,7 @@ class Redactor:
             )
         with self._lock:
             if value not in self._secrets:
-                self._secrets[value] = _patterns(value)
+                self._secrets[value] = _forms(value)
                 self._compile()
 
     def protect(self, identifier: str) -> None:
@@ -161,29 +189,40 @@ class Redactor:
         if len(identifier) >= MIN_SECRET_LENGTH:
             with self._lock:
                 if identifier not in self._identifiers:
-                    self._identifiers.add(identifier)
-                    self._compile()
+                    self._identifiers = self._identifiers | {identifier}
+                    if self._pattern is not None:  # a stream must hold back enough to see it whole
+                        self._longest = max(self._longest, len(identifier))
 
     def _compile(self) -> None:
-        secrets = sorted({p for patterns in self._secrets.values() for p in patterns}, reverse=True)
-        if not secrets:
-            self._pattern, self._wrapped, self._keep, self._longest = None, None, None, 0
+        forms = set().union(*self._secrets.values()) if self._secrets else set()
+        if not forms:
+            self._pattern, self._wrapped, self._longest = None, None, 0
             return
         # Text without a line break cannot hold a MIME-wrapped form: it gets the (faster) literal pattern.
-        self._pattern = re.compile("|".join(p for _, p, _ in secrets))
-        self._wrapped = re.compile("|".join(p for _, _, p in secrets))
-        identifiers = [re.escape(i) for i in sorted(self._identifiers, key=len, reverse=True)]
-        self._keep = re.compile("|".join([*identifiers, *_ALWAYS_PROTECTED]))
-        longest = max(n for n, _, _ in secrets)
+        self._pattern = re.compile(_trie(forms, wrap=False))
+        self._wrapped = re.compile(_trie(forms, wrap=True))
+        longest = max(map(len, forms))
         # Room for the MIME line breaks a base64 form may carry, and for an identifier straddling a cut.
         self._longest = max(longest + 2 * (longest // 76 + 1), max(map(len, self._identifiers), default=0))
+
+    def _covered(self, text: str, start: int, end: int) -> bool:
+        """True when ``text[start:end]`` lies wholly inside a registered identifier, a digest or a timestamp."""
+        for identifier in self._identifiers:
+            # An occurrence found in this range necessarily covers the match.
+            if text.find(identifier, max(0, end - len(identifier)), start + len(identifier)) != -1:
+                return True
+        window_start = max(0, end - _LONGEST_GENERIC)
+        return any(
+            m.start() <= start and end <= m.end()
+            for m in _GENERIC.finditer(text, window_start, start + _LONGEST_GENERIC)
+        )
 
     def clear(self) -> None:
         """Forget every registered secret and identifier (tests use this between cases)."""
         with self._lock:
             self._secrets.clear()
-            self._identifiers.clear()
-            self._pattern, self._wrapped, self._keep, self._longest = None, None, None, 0
+            self._identifiers = frozenset()
+            self._pattern, self._wrapped, self._longest = None, None, 0
 
     @property
     def longest(self) -> int:
@@ -192,19 +231,18 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """``text`` with every registered form replaced by ``***``, except inside identifiers."""
-        pattern, keep = self._pattern, self._keep
-        if pattern is None or keep is None or not text:
+        pattern = self._pattern
+        if pattern is None or not text:
             return text
         if ("\n" in text or "\\n" in text) and self._wrapped is not None:
             pattern = self._wrapped
         found = list(pattern.finditer(text))
         if not found:
             return text
-        kept = [m.span() for m in keep.finditer(text)]
         parts, pos = [], 0
         for match in found:
             start, end = match.span()
-            if any(a <= start and end <= b for a, b in kept):
+            if self._covered(text, start, end):
                 continue  # wholly inside a public identifier
             parts += [text[pos:start], MASK]
             pos = end
