@@ -317,7 +317,12 @@ def _run(root: Path, case: Case, extra_env: dict[str, str]) -> subprocess.Comple
     return subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+pytestmark = pytest.mark.slow  # one real CLI process per row
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=[pytest.mark.aws] if CASES[name].secrets else []) for name in CASES]
+)
 def test_a_bad_input_is_one_line_naming_where_and_how_to_fix(name: str, tmp_path: Path, request: Any) -> None:
     case = CASES[name]
     root = tmp_path / "badapp"

@@ -20,6 +20,7 @@ so ``register`` refuses it with one line naming where it came from.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import shlex
@@ -50,12 +51,10 @@ MIN_SECRET_LENGTH = 4
 _WRAP = r"(?:\r?\n|(?:\\r)?\\n)?"
 
 #: Public identifiers that are never rewritten, whatever secret they happen to contain: digests, timestamps.
-_GENERIC = re.compile(
-    r"sha256:[0-9a-f]{64}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
-)
+_GENERIC = r"sha256:[0-9a-f]{64}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 _LONGEST_GENERIC = 71  # "sha256:" and 64 hex digits
 #: An identifier's syntax: an image reference, digest, id, timestamp or number (see ``redact_fields``).
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+_IDENTIFIER = r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*"
 #: Fields ``redact_fields`` keeps as they are when their value has an identifier's syntax.
 IDENTIFIER_KEYS = frozenset(
     {
@@ -75,6 +74,12 @@ IDENTIFIER_KEYS = frozenset(
         "timestamp",
     }
 )
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use, not at import: `import shipyard` stays cheap.
+    return re.compile(pattern)
 
 
 def _base64_forms(value: bytes) -> set[str]:
@@ -214,7 +219,7 @@ class Redactor:
         window_start = max(0, end - _LONGEST_GENERIC)
         return any(
             m.start() <= start and end <= m.end()
-            for m in _GENERIC.finditer(text, window_start, start + _LONGEST_GENERIC)
+            for m in _compiled(_GENERIC).finditer(text, window_start, start + _LONGEST_GENERIC)
         )
 
     def clear(self) -> None:
@@ -344,7 +349,7 @@ def _names_a_secret(value: Any, scrub: Callable[[str], str]) -> bool:
 
 def _is_identifier(value: Any) -> bool:
     if isinstance(value, str):
-        return value == "" or _IDENTIFIER.fullmatch(value) is not None
+        return value == "" or _compiled(_IDENTIFIER).fullmatch(value) is not None
     if isinstance(value, list | tuple):
         return all(isinstance(item, str) and _is_identifier(item) for item in value)
     return isinstance(value, int | float) and not isinstance(value, bool)
