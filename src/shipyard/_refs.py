@@ -62,10 +62,18 @@ def registry_problem(registry: str) -> str | None:
     return None
 
 
+def _surface_problem(ref: str) -> str | None:
+    if not ref or any(ch.isspace() for ch in ref):
+        return "is not an image reference: it is empty or contains whitespace"
+    if "://" in ref:
+        return f"has a URL scheme; drop {ref.split('://', 1)[0]}:// (a reference is registry/repository)"
+    return None
+
+
 def parse_reference(ref: str) -> tuple[Reference | None, str | None]:
     """(the parsed reference, None) or (None, why ``ref`` is not an image reference)."""
-    if not ref or ref != ref.strip() or any(ch.isspace() for ch in ref):
-        return None, "is not an image reference: it is empty or contains whitespace"
+    if problem := _surface_problem(ref):
+        return None, problem
     name, digest = ref, ""
     if "@" in ref:
         name, _, digest = ref.partition("@")
