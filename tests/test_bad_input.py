@@ -133,6 +133,9 @@ CASES: dict[str, Case] = {
         ("history",), (f"{KEY}.env.BIG", "MAX_ARG_STRLEN", "file"), _env(env={"BIG": "x" * 2_000_000})
     ),
     "env name with =": Case(("history",), (f"{KEY}.env", "not an environment variable name"), _env(env={"A=B": "1"})),
+    "secret variable name with =": Case(
+        ("history",), (f"{KEY}.secrets", "not an environment variable name"), _env(secrets={"A=B": "ssm:/x"})
+    ),
     "env value a list": Case(("history",), (f"{KEY}.env.A", "must be a string"), _env(env={"A": [1]})),
     "secret bad scheme": Case(("history",), (f"{KEY}.secrets.TOKEN", "ssm:/"), _env(secrets={"TOKEN": "vault:x"})),
     "secret and env": Case(

@@ -110,7 +110,7 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
             )
         if var in env:
             raise ConfigError("is both a plain variable and a secret; keep one", file=file, key=f"{key}.env.{var}")
-    _check_values(name, values, {**env, **secrets}, file=file, key=key)
+    _check_values(name, values, {"env": env, "secrets": secrets}, file=file, key=key)
     common = {k: values.pop(k) for k in ("target", "image", "registry", "region", "health_path", "default")}
     timeout, lock_ttl = float(values.pop("timeout")), float(values.pop("lock_ttl"))
     if timeout <= 0:
@@ -137,7 +137,9 @@ _MAX_ENV_ENTRY = 128 * 1024
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")
 
 
-def _check_values(name: str, values: Mapping[str, Any], env: Mapping[str, str], *, file: str, key: str) -> None:
+def _check_values(
+    name: str, values: Mapping[str, Any], variables: Mapping[str, Mapping[str, str]], *, file: str, key: str
+) -> None:
     """What the types alone do not catch, in the keys every environment has: one ``ConfigError`` each."""
     if not _DOCKER_NAME.fullmatch(name):
         raise ConfigError(
@@ -161,8 +163,9 @@ def _check_values(name: str, values: Mapping[str, Any], env: Mapping[str, str], 
             raise ConfigError(
                 f"must be a positive number of seconds, got {values[setting]!r}", file=file, key=f"{key}.{setting}"
             )
-    for var, value in env.items():
-        _check_env_var(var, value, file=file, key=key)
+    for table, entries in variables.items():  # env and secrets both become the container's variables
+        for var, value in entries.items():
+            _check_env_var(var, value, file=file, key=f"{key}.{table}")
     if values["target"] == "docker":
         _check_docker(values, file=file, key=key)
     else:
@@ -188,11 +191,11 @@ def _check_image(image: str, registry: str, *, file: str, key: str) -> None:
 def _check_env_var(var: str, value: str, *, file: str, key: str) -> None:
     if not var or "=" in var or "\0" in var or not var.isprintable():
         raise ConfigError(
-            f"{var!r} is not an environment variable name; use letters, digits and '_'", file=file, key=f"{key}.env"
+            f"{var!r} is not an environment variable name; use letters, digits and '_'", file=file, key=key
         )
     if "\0" in value:
         raise ConfigError(
-            "contains a NUL character, which no environment variable can hold", file=file, key=f"{key}.env.{var}"
+            "contains a NUL character, which no environment variable can hold", file=file, key=f"{key}.{var}"
         )
     size = len(f"{var}={value}".encode())
     if size >= _MAX_ENV_ENTRY:
@@ -200,7 +203,7 @@ def _check_env_var(var: str, value: str, *, file: str, key: str) -> None:
             f"is {size} bytes; a process cannot start with an environment entry of {_MAX_ENV_ENTRY} bytes or more "
             "(Linux MAX_ARG_STRLEN); pass large data as a file or a volume",
             file=file,
-            key=f"{key}.env.{var}",
+            key=f"{key}.{var}",
         )
 
 
