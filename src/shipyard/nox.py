@@ -174,11 +174,11 @@ def _wanted_versions(path: Path) -> list[str]:
     try:
         return list(nox.project.python_versions(_pyproject.load(path)))
     except ConfigError as exc:
-        raise SystemExit(f"nox: error: {exc}") from None
+        message = str(exc)
     except ValueError as exc:
-        raise SystemExit(
-            f"nox: error: {path}: project.classifiers: {exc}; add 'Programming Language :: Python :: 3.x' classifiers"
-        ) from None
+        message = f"{path}: project.classifiers: {exc}; add 'Programming Language :: Python :: 3.x' classifiers"
+    print(f"nox: error: {message}", file=sys.stderr)  # noqa: T201 - nox is importing the noxfile: no logger yet
+    raise SystemExit(ConfigError.exit_code)
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:
