@@ -227,6 +227,8 @@ CASES: dict[str, Case] = {
         ("image.build",), (f"{IMG}.build-args.N", "must be a string"), _image(**{"build-args": {"N": 1}})
     ),
     "dockerfile missing": Case(("image.build",), (f"{IMG}.dockerfile", "does not exist"), _image(dockerfile="Nope")),
+    "python not major.minor": Case(("image.build",), (f"{IMG}.python", "major.minor"), _image(python="3.11.4")),
+    "target not a stage name": Case(("image.build",), (f"{IMG}.target", "stage name"), _image(target="run time")),
     "context missing": Case(("image.build",), (f"{IMG}.context", "does not exist"), _image(context="nope")),
     "package unknown": Case(("image.build",), (f"{IMG}.package", "not a package"), _image(package="other")),
     "unknown image name": Case(("image.build", "--name", "web"), ("no image 'web'", "add a")),

@@ -112,6 +112,7 @@ def _image(
     if problem := repository_problem(repository):
         raise ConfigError(f"{repository!r} {problem}", file=file, key=f"{key}.repository")
     protect(repository)  # a common-word secret must never mangle the repository in output
+    _check_build_settings(values, file=file, key=key)
     return ImageConfig(
         name=name,
         root=root,
@@ -125,6 +126,23 @@ def _image(
         python=values["python"],
         source_url=source_url,
     )
+
+
+def _check_build_settings(values: Mapping[str, Any], *, file: str, key: str) -> None:
+    """``python`` and ``target`` are used deep inside the build: a bad one is named before any work."""
+    import re
+
+    if not re.fullmatch(r"3\.[0-9]{1,2}", values["python"]):
+        raise ConfigError(
+            f'{values["python"]!r} is not a Python version for the wheelhouse; use major.minor, e.g. "3.11"',
+            file=file,
+            key=f"{key}.python",
+        )
+    target = values["target"]
+    if target is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", target):
+        raise ConfigError(
+            f"{target!r} is not a Dockerfile stage name (FROM ... AS <name>)", file=file, key=f"{key}.target"
+        )
 
 
 def _check_inside(path: Path, parent: Path, *, what: str, file: str, key: str) -> None:
