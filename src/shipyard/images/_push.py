@@ -27,7 +27,7 @@ from shipyard.images._types import BuiltImage, PushedImage
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["RetryPolicy", "is_transient_message", "push_image", "push_images"]
+__all__ = ["RetryPolicy", "attach_attestations", "is_transient_message", "push_image", "push_images"]
 
 
 def _log() -> Any:
@@ -90,6 +90,7 @@ def push_image(
             api.close()
     if digest is None:
         raise ImageError(f"image {image.name} has no tags to push; build it first")
+    attested = attach_attestations(image, registry, digest, credentials.auth_config(registry))
     _log().info("image.push.done", image=image.name, reference=f"{repository}@{digest}", attempts=attempts)
     return PushedImage(
         built=image,
@@ -98,7 +99,17 @@ def push_image(
         digest=digest,
         tags=tuple(f"{repository}:{tag}" for tag in image.tag_names),
         attempts=attempts,
+        attested=attested,
     )
+
+
+def attach_attestations(image: BuiltImage, registry: str, digest: str, auth: dict[str, str]) -> Any:
+    """Sign the build's SBOM and provenance and store them beside the pushed image (``shipyard.attest``)."""
+    if image.attestations is None:
+        return None  # not built by ``build_image`` (no build record): nothing to attest
+    from shipyard.attest import attach
+
+    return attach(image.attestations, registry=registry, name=image.image, digest=digest, auth=auth)
 
 
 def push_images(
