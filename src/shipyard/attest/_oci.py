@@ -48,6 +48,10 @@ class RegistryError(ImageError):
         self.status = status
 
 
+def _transient(exc: Exception) -> bool:
+    return isinstance(exc, RegistryError) and (exc.status == 0 or exc.status >= 500 or exc.status == 429)
+
+
 def split_reference(reference: str) -> tuple[str, str, str]:
     """``registry/name@sha256:...`` -> (registry, name, digest); a one-line error for anything else."""
     rest, at, digest = reference.partition("@")
@@ -91,6 +95,8 @@ class Registry:
     host: str
     name: str
     auth: dict[str, str] = field(default_factory=dict)
+    attempts: int = 5
+    retry_timeout: float = 60.0
     _token: str | None = None
 
     @property
@@ -178,8 +184,29 @@ class Registry:
         data: bytes | None = None,
         ok: tuple[int, ...],
         headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request, retried on transient faults (no answer, 5xx, 429) like the image push itself."""
+        import stamina
+
+        for attempt in stamina.retry_context(
+            on=_transient, attempts=self.attempts, timeout=self.retry_timeout, wait_initial=0.1, wait_max=2.0
+        ):
+            with attempt:
+                return self._request_once(method, path, data=data, ok=ok, headers=headers)
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None,
+        ok: tuple[int, ...],
+        headers: dict[str, str] | None,
         retried: bool = False,
     ) -> tuple[int, dict[str, str], bytes]:
+        import http.client
+
         url = path if path.startswith("http") else self.base + path
         request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))  # noqa: S310
         if authorization := self._authorization():
@@ -191,10 +218,10 @@ class Registry:
         except urllib.error.HTTPError as exc:
             with exc:  # an HTTPError holds the response open until closed
                 status, got, body = exc.code, dict(exc.headers), exc.read()
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise RegistryError(f"registry {self.host} cannot be reached ({exc}); is it running?") from exc
         if status == 401 and not retried and self._answer_challenge(got.get("WWW-Authenticate", "")):
-            return self._request(method, path, data=data, ok=ok, headers=headers, retried=True)
+            return self._request_once(method, path, data=data, ok=ok, headers=headers, retried=True)
         if status not in ok:
             detail = redact(" ".join(body.decode(errors="replace").split()))[:200]
             where = path.rsplit(self.name, maxsplit=1)[-1][:80]
