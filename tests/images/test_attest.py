@@ -526,3 +526,17 @@ def _push_without_attestations(root: Path, registry: LocalRegistry, janitor: Any
 def _invoke(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
     return subprocess.run([INVOKE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_signing_config_mistakes_are_one_line_naming_the_key(tmp_path: Path) -> None:
+    from shipyard.attest import load_signing
+
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nprivate-key = "k.pem"\n')
+    with pytest.raises(ConfigError, match=r"tool\.shipyard\.signing\.private-key: unknown key 'private-key'"):
+        load_signing(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey = "missing.pem"\n')
+    with pytest.raises(ConfigError, match=r"tool\.shipyard\.signing\.key: cannot read the signing key"):
+        load_signing(tmp_path).private_pem()
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey-env = "NOT A VAR"\n')
+    with pytest.raises(ConfigError, match="is not an environment variable name"):
+        load_signing(tmp_path)

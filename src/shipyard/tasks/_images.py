@@ -168,11 +168,13 @@ def verify(c: Any, ref: str, key: list[str] | None = None, json: bool = False) -
     from pathlib import Path
 
     from shipyard._errors import ImageError
+    from shipyard._logging import configure
     from shipyard._pyproject import find_root
     from shipyard.attest import trusted_keys, verify_image
     from shipyard.attest._oci import resolve
     from shipyard.images import default_credentials
 
+    configure(level="warning")
     host = ref.partition("/")[0]
     auth = default_credentials(host).auth_config(host)
     reference = resolve(ref, auth)
@@ -197,7 +199,7 @@ def _verified_text(row: dict[str, Any], sbom: dict[str, Any]) -> str:
         "commit": f"{row['commit']}{' (uncommitted changes)' if row.get('dirty') else ' (clean tree)'}"
         + (f" on {row['branch']}" if row.get("branch") else "")
         if row.get("commit")
-        else "",
+        else ("none recorded (not built in a git work tree)" if row.get("builder") else ""),
         "builder": f"{row.get('builder', '')} ({row.get('invocation', '')})" if row.get("builder") else "",
         "built at": row.get("built_at", ""),
         "package": row.get("package", ""),
