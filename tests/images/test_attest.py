@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from shipyard._command import run
-from shipyard._errors import ConfigError, DeployError
+from shipyard._errors import ConfigError, DeployError, ImageError
 from shipyard.attest import verify_image
 from shipyard.attest._oci import Registry, tag_for
 from shipyard.deploy import HistoryRecord, Shipped, deploy, get_environment, load_environments
@@ -305,6 +305,7 @@ def test_invoke_image_verify_fails_in_one_line_for_an_unattested_image(
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
     assert "not verified: no attestation is stored" in proc.stderr
+    assert "invoke image.push" in proc.stderr
 
 
 # ---------------------------------------------------------------- the gate
@@ -540,3 +541,47 @@ def test_signing_config_mistakes_are_one_line_naming_the_key(tmp_path: Path) -> 
     (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey-env = "NOT A VAR"\n')
     with pytest.raises(ConfigError, match="is not an environment variable name"):
         load_signing(tmp_path)
+
+
+def test_the_sbom_lists_exactly_the_locked_requirements_the_image_installs(hello_workspace: Path) -> None:
+    from shipyard.attest._sbom import image_sbom
+    from shipyard.images._artifacts import export_requirements
+
+    config = load_image("hello-service", hello_workspace)
+    wheel = hello_workspace / "hello_service-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel bytes")
+    base = {"name": "shipyard/python-base:bookworm", "id": "sha256:" + "ab" * 32, "repo_digests": []}
+    inputs = {"package": config.package, "version": config.version, "repository": config.repository}
+    sbom = image_sbom(root=hello_workspace, wheel=wheel, bases=[base], created="2026-01-01T00:00:00Z", **inputs)
+
+    installed = {line.split("==")[0] for line in export_requirements(config).splitlines() if "==" in line}
+    libraries = {c["name"] for c in sbom["components"] if c["type"] == "library"}
+    assert libraries == {*installed, "hello-service"}
+    assert "shipyard" not in libraries  # the workspace root is not in the image
+    pinned = {c["name"]: c.get("version") for c in sbom["components"]}
+    assert pinned["hello-service"] == config.version
+    (container,) = [c for c in sbom["components"] if c["type"] == "container"]
+    assert container["hashes"] == [{"alg": "SHA-256", "content": "ab" * 32}]
+    assert sbom["metadata"]["component"] == {
+        "type": "container", "bom-ref": "image", "name": config.repository, "version": config.version,
+    }  # fmt: skip
+    refs = {c["bom-ref"] for c in sbom["components"]}
+    assert all(d["ref"] in refs for d in sbom["dependencies"])
+    again = image_sbom(root=hello_workspace, wheel=wheel, bases=[base], created="2026-01-01T00:00:00Z", **inputs)
+    assert again == sbom, "the same inputs give the same SBOM"
+
+
+def test_a_push_with_a_broken_build_record_fails_and_a_rebuild_attests(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    built = build_image(load_image("tiny", root))
+    janitor.tags += [built.id, *built.tags]
+    assert built.attestations is not None
+    (built.attestations / "sbom.cdx.json").unlink()
+    with pytest.raises(ImageError, match=r"build record .* is missing or corrupt"):
+        push_image(built, registry.address)
+    janitor.tags += [f"{registry.address}/{tag}" for tag in built.tags]
+    pushed = _build_push(root, registry, janitor)  # the rebuild writes the record again; the push attests
+    trusted = [("trusted", keys.public.read_bytes())]
+    assert verify_image(f"{registry.address}/{pushed.built.image}@{pushed.digest}", trusted=trusted).verified

@@ -40,6 +40,8 @@ BUILD_TYPE = "https://github.com/shipyard-dev/shipyard/blob/main/docs/supply-cha
 GITHUB_RUNNER = "https://github.com/actions/runner"
 LOCAL_BUILDER = "https://github.com/shipyard-dev/shipyard/blob/main/docs/supply-chain.md#local-builder"
 RECORD_DIR = Path(".shipyard") / "attest"
+#: Build records kept per project (newest first); an image older than that is attested by building it again.
+KEEP_RECORDS = 100
 SBOM_FILE = "sbom.cdx.json"
 PREDICATE_FILE = "provenance.json"
 
@@ -157,7 +159,16 @@ def write_record(
     directory.mkdir(parents=True, exist_ok=True)
     _write(directory / SBOM_FILE, sbom_bytes)
     _write(directory / PREDICATE_FILE, json.dumps({"root": str(root), "predicate": predicate}, indent=2).encode())
+    _prune(directory.parent, keep=KEEP_RECORDS)
     return directory
+
+
+def _prune(parent: Path, *, keep: int) -> None:
+    import shutil
+
+    records = sorted((p for p in parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in records[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def load_record(directory: Path) -> BuildRecord:

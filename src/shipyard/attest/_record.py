@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from shipyard._errors import ImageError
 from shipyard.attest._provenance import write_record
 from shipyard.attest._sbom import base_images, image_sbom
 
@@ -49,17 +50,21 @@ def record_build(
         "target": config.target,
         "buildArgs": dict(build_args),
     }
-    return write_record(
-        root=config.root,
-        image_id=image_id,
-        sbom=sbom,
-        dockerfile=dockerfile,
-        revision=revision,
-        source_url=config.source_url,
-        parameters=parameters,
-        bases=bases,
-        wheel=artifacts.wheel,
-        requirements=artifacts.requirements,
-        started=started,
-        finished=finished,
-    )
+    try:
+        return write_record(
+            root=config.root,
+            image_id=image_id,
+            sbom=sbom,
+            dockerfile=dockerfile,
+            revision=revision,
+            source_url=config.source_url,
+            parameters=parameters,
+            bases=bases,
+            wheel=artifacts.wheel,
+            requirements=artifacts.requirements,
+            started=started,
+            finished=finished,
+        )
+    except OSError as exc:
+        where = config.root / ".shipyard"
+        raise ImageError(f"image {config.name}: cannot write its build record under {where} ({exc})") from exc

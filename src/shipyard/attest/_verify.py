@@ -75,7 +75,7 @@ def _check(repo: Registry, digest: str, trusted: list[tuple[str, bytes]], state:
 
     found = _find(repo, digest)
     if found is None:
-        raise _Problem(f"no attestation is stored for {digest[:19]} (was it pushed by Shipyard?)")
+        raise _Problem(f"no attestation is stored for {digest[:19]}; push it with Shipyard (`invoke image.push`)")
     manifest, state["attestation"], state["storage"] = found
     if (manifest.get("subject") or {}).get("digest") != digest:
         raise _Problem("the attestation manifest's subject is another image")
