@@ -83,9 +83,13 @@ class _Timer:
 
 def _fresh_process_check(root: Path, reference: str) -> float:
     """The gate in a new interpreter (as `invoke deploy` runs it): its imports included, its start-up not."""
+    # What `invoke deploy` to a docker target loads anyway (the deploy flow, its logging, docker-py) comes first;
+    # the gate's own imports (cryptography, stamina) and its registry requests are timed.
     snippet = (
-        "import sys, time; t = time.perf_counter(); import shipyard.attest as a; from shipyard.deploy import "
-        "get_environment as g; a.check(g('bench-gated'), sys.argv[1]); print(time.perf_counter() - t)"
+        "import sys, time; import shipyard.deploy, shipyard.images, docker.auth; "
+        "from shipyard.deploy import get_environment as g; "
+        "env = g('bench-gated'); t = time.perf_counter(); shipyard.deploy._flow.check_gate(env, sys.argv[1]); "
+        "print(time.perf_counter() - t)"
     )
     proc = subprocess.run(
         [sys.executable, "-c", snippet, reference], cwd=root, capture_output=True, text=True, check=True
@@ -108,6 +112,8 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - a benchmark's steps, in ord
     attested: list[float] = []
     parts: list[float] = []
     verify: list[float] = []
+    records: list[float] = []
+    attaches: list[float] = []
     original_record, original_attach = shipyard.attest.record_build, shipyard.attest.attach
     with tempfile.TemporaryDirectory(prefix="bench-supply-") as tmp, LocalRegistry() as registry:
         try:
@@ -118,7 +124,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - a benchmark's steps, in ord
             )
             app = config.context / "src" / "hello_service" / "app.py"
 
-            def build_and_push(*, attest: bool) -> tuple[float, float, Any]:
+            def build_and_push(*, attest: bool) -> tuple[float, tuple[float, float], Any]:
                 record, attach = _Timer(original_record), _Timer(original_attach)
                 shipyard.attest.record_build = record if attest else (lambda *a, **k: None)  # type: ignore[assignment]
                 shipyard.attest.attach = attach  # type: ignore[assignment]
@@ -130,7 +136,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - a benchmark's steps, in ord
                 finally:
                     shipyard.attest.record_build, shipyard.attest.attach = original_record, original_attach
                 created.extend([built.id, *built.tags, *pushed.tags])
-                return seconds, record.seconds + attach.seconds, pushed
+                return seconds, (record.seconds, attach.seconds), pushed
 
             build_and_push(attest=True)  # untimed: the registry gets the base layers, the caches fill
             for run in range(args.runs):
@@ -140,7 +146,9 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - a benchmark's steps, in ord
                     seconds, spent, pushed = build_and_push(attest=attest)
                     (attested if attest else plain).append(seconds)
                     if attest:
-                        parts.append(spent)
+                        parts.append(spent[0] + spent[1])
+                        records.append(spent[0])
+                        attaches.append(spent[1])
                         reference = pushed.reference
             env = get_environment("bench-gated", root)
             first_s = _fresh_process_check(root, reference)
@@ -165,7 +173,9 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - a benchmark's steps, in ord
             f"{parts_s:.3f} s",
             f"{parts_s / plain_s * 100:.1f} % of the plain run (goal <= 10 %)",
         ),
-        ("gate: verify in a fresh process (imports included)", f"{first_s:.3f} s", "(goal <= 0.5 s)"),
+        ("    build record: SBOM (uv export) + provenance", f"{statistics.median(records):.3f} s", ""),
+        ("    push: sign + store the artifact in the registry", f"{statistics.median(attaches):.3f} s", ""),
+        ("gate: first verify in a fresh deploy process", f"{first_s:.3f} s", "(goal <= 0.5 s)"),
         ("gate: verify before a deploy, median", f"{verify_s:.3f} s", "(goal <= 0.5 s)"),
     ]
     width = max(len(row[0]) for row in rows)

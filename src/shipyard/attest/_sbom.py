@@ -7,6 +7,7 @@ same inputs give the same SBOM.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -109,12 +110,43 @@ def image_sbom(
 
 
 def _export(root: Path, package: str) -> dict[str, Any]:
+    """uv's CycloneDX export, cached per uv.lock, package and uv binary (a warm build runs no uv for it).
+
+    The build's requirements export (``--locked``) has already checked that uv.lock matches pyproject.toml.
+    """
     from shipyard._uv import find_uv
 
+    uv = find_uv()
+    lock = root / "uv.lock"
+    key = hashlib.sha256(
+        b"\0".join(
+            [
+                lock.read_bytes() if lock.is_file() else b"",
+                package.encode(),
+                str(uv).encode(),
+                str(uv.stat().st_size if uv.exists() else 0).encode(),
+            ]
+        )
+    ).hexdigest()[:32]
+    cached = root / ".shipyard" / "sbom-cache" / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(cached.read_text())
+        if isinstance(data, dict) and data.get("bomFormat") == "CycloneDX":
+            return data
+    data = _run_export(root, package, uv)
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{uuid.uuid4().hex[:8]}.tmp")
+        temporary.write_text(json.dumps(data))
+        temporary.replace(cached)
+    return data
+
+
+def _run_export(root: Path, package: str, uv: Path) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="shipyard-sbom-") as tmp:
         out = Path(tmp) / "sbom.cdx.json"
         # The same selection as the requirements the image installs (images/_artifacts.export_requirements).
-        argv = [str(find_uv()), "export", "--package", package, "--no-dev", "--no-emit-workspace", "--locked",
+        argv = [str(uv), "export", "--package", package, "--no-dev", "--no-emit-workspace", "--locked",
                 "--format", "cyclonedx1.5", "--quiet", "--output-file", str(out)]  # fmt: skip
         try:
             run(argv, cwd=root)
