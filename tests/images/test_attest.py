@@ -240,6 +240,7 @@ def test_push_stores_a_signed_provenance_and_sbom_that_verify(
     head = run(["git", "rev-parse", "HEAD"], cwd=root).output.strip()
     assert facts["commit"] == head
     assert facts["dirty"] is False
+    assert facts["untracked"] == 0
     assert facts["branch"] == "main"
     assert facts["builder_kind"] == "local"
     assert facts["uv_lock"] == hashlib.sha256((root / "uv.lock").read_bytes()).hexdigest()
@@ -411,6 +412,16 @@ def test_gate_refuses_a_dirty_tree_build(signed_project: Any, registry: LocalReg
     assert pushed.built.revision.endswith("-dirty")
     message = _refusal(root, "gated", pushed.reference)
     assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in message
+
+
+def test_gate_refuses_a_build_with_untracked_files(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    (root / "image" / "new_module.py").write_text("print('not in any commit')\n")  # in the build context
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.built.revision is not None
+    assert not pushed.built.revision.endswith("-dirty"), "git status without untracked files calls this clean"
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "clean-tree": built with 1 untracked file(s) in the work tree' in message
 
 
 def test_gate_refuses_another_branch(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:

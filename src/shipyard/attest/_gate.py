@@ -72,6 +72,11 @@ def evaluate(rules: Sequence[str], verification: Any) -> tuple[str, str] | None:
                 return rule, "the provenance records no git commit (built outside a git work tree)"
             if facts.get("dirty"):
                 return rule, f"built from a tree with uncommitted changes (commit {facts['commit'][:12]}-dirty)"
+            if facts.get("untracked"):
+                return (
+                    rule,
+                    f"built with {facts['untracked']} untracked file(s) in the work tree (commit or ignore them)",
+                )
         elif kind == "branch" and facts.get("branch") != arg:
             return rule, f"built from branch {facts.get('branch') or '(none: detached HEAD or a tag)'}, not {arg}"
         elif kind == "builder" and facts.get("builder_kind") != arg:

@@ -99,6 +99,15 @@ def git_branch(root: Path, env: Mapping[str, str] | None = None) -> str | None:
     return name or None
 
 
+def _untracked(root: Path) -> int:
+    """Files in the work tree that git neither tracks nor ignores: not in the commit, maybe in the image."""
+    try:
+        status = run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root).output
+    except CommandFailed:
+        return 0
+    return sum(1 for line in status.splitlines() if line.startswith("??"))
+
+
 def write_record(
     *,
     root: Path,
@@ -122,7 +131,7 @@ def write_record(
         git: dict[str, Any] = {
             "uri": uri,
             "digest": {"gitCommit": revision.commit},
-            "annotations": {"dirty": revision.dirty},
+            "annotations": {"dirty": revision.dirty, "untracked": _untracked(root)},
         }
         if branch := git_branch(root):
             git["annotations"]["branch"] = branch

@@ -145,6 +145,7 @@ def _facts(predicate: dict[str, Any]) -> dict[str, Any]:
             facts.update(
                 commit=digest["gitCommit"],
                 dirty=bool(notes.get("dirty")),
+                untracked=int(notes.get("untracked") or 0),
                 branch=notes.get("branch"),
                 source=dep.get("uri"),
             )
