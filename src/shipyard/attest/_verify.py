@@ -57,26 +57,31 @@ def verify_image(
 ) -> Verification:
     """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys."""
     host, name, digest = split_reference(reference)
-    state: dict[str, Any] = {}
-    try:
-        _check(Registry(host, name, dict(auth or {})), digest, trusted, state)
-    except _Problem as problem:
-        return Verification(reference, digest, problem=str(problem), **state)
-    return Verification(reference, digest, **state)
+    repo = Registry(host, name, dict(auth or {}))
+    refused: Verification | None = None
+    # Newest first; the first that verifies wins, so a stray or forged artifact beside a good one changes nothing.
+    for manifest, manifest_digest, storage in _candidates(repo, digest):
+        state: dict[str, Any] = {"attestation": manifest_digest, "storage": storage}
+        try:
+            _check(repo, digest, manifest, trusted, state)
+        except _Problem as failed:
+            refused = refused or Verification(reference, digest, problem=str(failed), **state)
+            continue
+        return Verification(reference, digest, **state)
+    missing = f"no attestation is stored for {digest[:19]}; push it with Shipyard (`invoke image.push`)"
+    return refused or Verification(reference, digest, problem=missing)
 
 
 class _Problem(Exception):
     """Why an image is not verified (one line)."""
 
 
-def _check(repo: Registry, digest: str, trusted: list[tuple[str, bytes]], state: dict[str, Any]) -> None:
+def _check(
+    repo: Registry, digest: str, manifest: dict[str, Any], trusted: list[tuple[str, bytes]], state: dict[str, Any]
+) -> None:
     """Fill ``state`` with what checks out, in order; raise ``_Problem`` at the first thing that does not."""
     from shipyard.attest._sign import SignatureInvalid, open_envelope
 
-    found = _find(repo, digest)
-    if found is None:
-        raise _Problem(f"no attestation is stored for {digest[:19]}; push it with Shipyard (`invoke image.push`)")
-    manifest, state["attestation"], state["storage"] = found
     if (manifest.get("subject") or {}).get("digest") != digest:
         raise _Problem("the attestation manifest's subject is another image")
     layers = {layer.get("mediaType"): layer for layer in manifest.get("layers", []) if isinstance(layer, dict)}
@@ -107,16 +112,19 @@ def _check(repo: Registry, digest: str, trusted: list[tuple[str, bytes]], state:
         raise _Problem("the SBOM is not JSON") from exc
 
 
-def _find(repo: Registry, digest: str) -> tuple[dict[str, Any], str, str] | None:
-    """The newest attestation manifest of ``digest``: from the referrers API if the registry has it, else by tag."""
-    listed = repo.referrers(digest, ARTIFACT_TYPE)
-    if listed:
-        newest = max(listed, key=lambda m: (m.get("annotations") or {}).get("org.opencontainers.image.created", ""))
-        got = repo.manifest(newest["digest"])
-        if got is not None:
-            return got[0], got[1], "referrers"
-    got = repo.manifest(tag_for(digest))
-    return (got[0], got[1], f"tag:{tag_for(digest)}") if got is not None else None
+def _candidates(repo: Registry, digest: str) -> list[tuple[dict[str, Any], str, str]]:
+    """The attestation manifests of ``digest``: the referrers API's, newest first, then the fallback tag's."""
+    found: list[tuple[dict[str, Any], str, str]] = []
+    listed = repo.referrers(digest, ARTIFACT_TYPE) or []
+    created = "org.opencontainers.image.created"
+    for entry in sorted(listed, key=lambda m: (m.get("annotations") or {}).get(created, ""), reverse=True):
+        if (got := repo.manifest(str(entry.get("digest", "")))) is not None:
+            found.append((got[0], got[1], "referrers"))
+    tag = tag_for(digest)
+    got = repo.manifest(tag)
+    if got is not None and got[1] not in {digest for _, digest, _ in found}:
+        found.append((got[0], got[1], f"tag:{tag}"))
+    return found
 
 
 def _facts(predicate: dict[str, Any]) -> dict[str, Any]:
