@@ -114,10 +114,13 @@ def _tiny_project(root: Path, base: str) -> Path:
 def signed_project(tmp_path: Path, scratch_base: str, keys: Keys, registry: LocalRegistry) -> Callable[..., Path]:
     """Factory: a tiny project in a git repository (branch ``main`` by default) that signs with ``keys.private``."""
 
-    def make(*, branch: str = "main", sign_with: Path | None = keys.private) -> Path:
+    def make(*, branch: str = "main", sign_with: Path | str | None = keys.private) -> Path:
         root = _tiny_project(tmp_path / uuid.uuid4().hex[:8], scratch_base)
         text = (root / "pyproject.toml").read_text()
-        signing = f'key = "{sign_with}"\n' if sign_with else 'key-env = "SHIPYARD_TEST_NO_KEY"\n'
+        if sign_with == "env":  # the default: the PEM in $SHIPYARD_SIGNING_KEY
+            signing = ""
+        else:
+            signing = f'key = "{sign_with}"\n' if sign_with else 'key-env = "SHIPYARD_TEST_NO_KEY"\n'
         text += textwrap.dedent(
             f"""
             [tool.shipyard.signing]
@@ -276,6 +279,23 @@ def test_the_private_key_is_never_stored_or_printed(
     manifest, _ = repo.manifest(tag_for(pushed.digest)) or ({}, "")
     for layer in manifest["layers"]:
         assert body not in repo.blob(layer["digest"])
+
+
+def test_the_key_can_come_from_the_environment_and_a_bad_one_fails_the_push(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = signed_project(sign_with="env")
+    monkeypatch.setenv("SHIPYARD_SIGNING_KEY", keys.private.read_text())
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.attested is not None
+    assert pushed.attested.signed
+    monkeypatch.setenv("SHIPYARD_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----")
+    built = build_image(load_image("tiny", root))
+    with pytest.raises(ConfigError) as caught:
+        push_image(built, registry.address)
+    assert str(caught.value) == (
+        "the signing key from $SHIPYARD_SIGNING_KEY is not an unencrypted PEM private key (ValueError)"
+    )
 
 
 def test_invoke_image_verify_prints_what_the_attestations_say(
