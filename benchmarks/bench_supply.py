@@ -179,7 +179,9 @@ def main(argv: list[str]) -> int:  # noqa: PLR0915 - a benchmark's steps, in ord
         ("gate: verify before a deploy, median", f"{verify_s:.3f} s", "(goal <= 0.5 s)"),
     ]
     width = max(len(row[0]) for row in rows)
-    print(f"medians of {args.runs} runs per variant")
+    print(f"medians of {args.runs} runs per variant (this machine is shared: end-to-end times are noisy)")
+    print(f"  all plain runs:    {', '.join(f'{x:.2f}' for x in plain)} s")
+    print(f"  all attested runs: {', '.join(f'{x:.2f}' for x in attested)} s")
     for name, value, ratio in rows:
         print(f"{name:<{width}}  {value:>9}  {ratio}")
     return 0
