@@ -316,6 +316,21 @@ def test_invoke_image_verify_prints_what_the_attestations_say(
     assert as_json["commit"] == run(["git", "rev-parse", "HEAD"], cwd=root).output.strip()
 
 
+def test_invoke_image_push_says_what_it_attested(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    built = _invoke(root, "image.build", "--json")
+    assert built.returncode == 0, built.stderr
+    janitor.tags += json.loads(built.stdout)["tags"]
+    proc = _invoke(root, "image.push", "--registry", registry.address, "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    janitor.tags += row["tags"]
+    assert row["attestation"]["signed"] is True
+    assert row["attestation"]["storage"] == f"tag:{tag_for(row['digest'])}"
+    text = _invoke(root, "image.push", "--registry", registry.address)
+    assert f"SBOM + provenance signed, stored as tag:{tag_for(row['digest'])}" in text.stdout
+
+
 def test_invoke_image_verify_fails_in_one_line_for_an_unattested_image(
     signed_project: Any, registry: LocalRegistry, janitor: Any
 ) -> None:

@@ -6,6 +6,7 @@ signing key, the bare statement) and the CycloneDX SBOM.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,6 @@ class Attached:
 
 def attach(record_dir: Path, *, registry: str, name: str, digest: str, auth: dict[str, str]) -> Attached:
     """Sign and store the attestations of ``registry/name@digest`` from the build record in ``record_dir``."""
-    import json
-
     from shipyard.attest._sign import keyid_of, public_pem_of, sign_statement
 
     record = load_record(record_dir)

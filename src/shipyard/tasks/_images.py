@@ -149,10 +149,25 @@ def push(  # noqa: PLR0917 - invoke maps positional parameters to options
     built = [local_image(config) for config in _configs(name or [])]
     pushed = push_images(built, target, policy=RetryPolicy(attempts=attempts, timeout=timeout))
     _report(
-        [image.as_json() for image in pushed],
+        [{**image.as_json(), **_attestation(image)} for image in pushed],
         as_json=json,
-        text=lambda row: f"pushed {row['reference']}",
+        text=lambda row: f"pushed {row['reference']}" + _attested_text(row),
     )
+
+
+def _attestation(image: Any) -> dict[str, Any]:
+    found = image.attested
+    if found is None:
+        return {}
+    return {"attestation": {"digest": found.digest, "storage": found.storage, "signed": found.signed}}
+
+
+def _attested_text(row: dict[str, Any]) -> str:
+    found = row.get("attestation")
+    if not found:
+        return ""
+    state = "signed" if found["signed"] else "UNSIGNED (no signing key: set $SHIPYARD_SIGNING_KEY)"
+    return f"\n  SBOM + provenance {state}, stored as {found['storage']}"
 
 
 @shipyard_task(
