@@ -631,3 +631,47 @@ def test_a_push_with_a_broken_build_record_fails_and_a_rebuild_attests(
     pushed = _build_push(root, registry, janitor)  # the rebuild writes the record again; the push attests
     trusted = [("trusted", keys.public.read_bytes())]
     assert verify_image(f"{registry.address}/{pushed.built.image}@{pushed.digest}", trusted=trusted).verified
+
+
+@pytest.mark.slow
+def test_the_deploy_chain_signs_verifies_deploys_and_records_it(
+    docker_client: Any, python_base: str, keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hello-service through the real chain and docker target: the push signs, the gate verifies, history keeps it."""
+    import dataclasses
+
+    import httpx
+
+    from shipyard.deploy import history
+    from shipyard.deploy._chain import deploy_chain
+    from shipyard.testing import free_port, remove_environment
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    monkeypatch.setenv("SHIPYARD_SIGNING_KEY", keys.private.read_text())  # the repository's key-env
+    # The gate reads its trust root beside the environment's file: a copy that trusts this test's key.
+    trust = tmp_path / "trust" / "pyproject.toml"
+    trust.parent.mkdir()
+    trust.write_text(f'[tool.shipyard.signing]\npublic-key = "{keys.public}"\n')
+    name, port = f"attest-{uuid.uuid4().hex[:8]}", free_port()
+    local = get_environment("local", repo)
+    with LocalRegistry() as registry:
+        env = dataclasses.replace(
+            local, name=name, registry=registry.address, settings={**local.settings, "port": port},
+            require=("signed",), file=str(trust),
+        )  # fmt: skip
+        try:
+            result = deploy_chain(env)
+            assert result.ok, result.reason
+            assert result.details["verified"]["verified"] is True
+            assert httpx.get(f"http://127.0.0.1:{port}/version", timeout=5).json()["service"] == "hello-service"
+            (record,) = [r for r in history(env) if r.image == result.image]
+            assert record.verified["keyid"] == result.details["verified"]["keyid"]
+            assert record.verified["commit"] == run(["git", "rev-parse", "HEAD"], cwd=repo).output.strip()
+            assert "hello-service" in record.verified["package"]
+        finally:
+            remove_environment(docker_client, name)
+            for image in docker_client.images.list(name=f"{registry.address}/shipyard/hello-service"):
+                for tag in image.tags:
+                    docker_client.images.remove(tag)
