@@ -11,11 +11,15 @@ OCI artifact whose subject is the image. securesystemslib and cryptography load 
 
 from __future__ import annotations
 
-from shipyard.attest._attach import Attached, attach
-from shipyard.attest._config import SigningConfig, load_signing
-from shipyard.attest._gate import RULES, check, evaluate, parse_rules
-from shipyard.attest._record import record_build
-from shipyard.attest._verify import Verification, trusted_keys, verify_image
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipyard.attest._attach import Attached, attach
+    from shipyard.attest._config import SigningConfig, load_signing
+    from shipyard.attest._gate import RULES, check, evaluate, parse_rules
+    from shipyard.attest._record import record_build
+    from shipyard.attest._verify import Verification, trusted_keys, verify_image
 
 __all__ = [
     "RULES",
@@ -31,6 +35,31 @@ __all__ = [
     "trusted_keys",
     "verify_image",
 ]
+
+# Loaded on first use: the deploy configuration imports the gate's rules, and must not pay for the registry
+# client or the signing code.
+_HOME = {
+    "Attached": "_attach",
+    "attach": "_attach",
+    "SigningConfig": "_config",
+    "load_signing": "_config",
+    "RULES": "_gate",
+    "check": "_gate",
+    "evaluate": "_gate",
+    "parse_rules": "_gate",
+    "record_build": "_record",
+    "Verification": "_verify",
+    "trusted_keys": "_verify",
+    "verify_image": "_verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
