@@ -16,6 +16,7 @@ from shipyard._errors import ConfigError
 from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table
 from shipyard._refs import parse_reference, registry_problem
 from shipyard._secrets import protect
+from shipyard.attest._gate import check_trust_root, parse_rules
 
 __all__ = ["Environment", "default_environment", "get_environment", "load_environments"]
 
@@ -33,6 +34,7 @@ _COMMON = {
     "health_path": Field(str, default="/healthz"),
     "timeout": Field((int, float), default=60),
     "lock_ttl": Field((int, float), default=900),
+    "require": Field(list, default=[], help="deploy-gate rules (docs/supply-chain.md)"),
 }
 _DOCKER = {
     **_COMMON,
@@ -70,6 +72,8 @@ class Environment:
     default: bool = False
     settings: Mapping[str, Any] = field(default_factory=dict)
     file: str = PYPROJECT
+    #: Deploy-gate rules the image's verified provenance must meet (``shipyard.attest``); empty: no gate.
+    require: tuple[str, ...] = ()
 
     @property
     def repository(self) -> str:
@@ -113,6 +117,7 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
     _check_values(name, values, {"env": env, "secrets": secrets}, file=file, key=key)
     common = {k: values.pop(k) for k in ("target", "image", "registry", "region", "health_path", "default")}
     timeout, lock_ttl = float(values.pop("timeout")), float(values.pop("lock_ttl"))
+    require = parse_rules(values.pop("require"), file=file, key=f"{key}.require")
     if timeout <= 0:
         raise ConfigError("must be a positive number of seconds", file=file, key=f"{key}.timeout")
     return Environment(
@@ -123,6 +128,7 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
         lock_ttl=lock_ttl,
         settings=values,
         file=file,
+        require=require,
         **common,
     )
 
@@ -258,6 +264,7 @@ def load_environments(root: Path | None = None) -> dict[str, Environment]:
     if not isinstance(tables, Mapping):
         raise ConfigError("must be a table of environments", file=file, key=TABLE)
     envs = {name: _parse(name, table, file=file) for name, table in tables.items()}
+    check_trust_root(data, envs.values(), root=path.parent, file=file)
     defaults = [env.name for env in envs.values() if env.default]
     if len(defaults) > 1:
         raise ConfigError(f"only one environment may set default = true, found {', '.join(defaults)}", file=file)

@@ -7,6 +7,7 @@ from typing import Any
 
 from shipyard._errors import DeployError
 from shipyard._logging import get_logger
+from shipyard.attest._gate import check as check_gate
 from shipyard.deploy._config import Environment
 from shipyard.deploy._model import DeployResult, HistoryRecord, Outcome, Shipped, Target, new_deploy_id, who
 
@@ -36,13 +37,16 @@ def deploy(
     action: str = "deploy",
 ) -> DeployResult:
     """Deploy ``image`` to ``env`` under its lock, and record the outcome (success or failure) in its history."""
+    verified = check_gate(env, image)  # before anything changes: a refusal is one line naming the failed rule
     target = target or make_target(env)
     deploy_id = new_deploy_id()
     log.info("deploy.start", env=env.name, image=image, deploy_id=deploy_id, dry_run=dry_run, action=action)
     started, t0 = time.time(), time.monotonic()
     if dry_run:
         shipped = target.ship(image, deploy_id, dry_run=True, revision=revision)
-        return _result(env, deploy_id, image, shipped, outcome="dry-run", duration=time.monotonic() - t0)
+        return _result(
+            env, deploy_id, image, shipped, outcome="dry-run", duration=time.monotonic() - t0, verified=verified
+        )
     lock = target.lock()
     lock.acquire(f"{who()} ({action} {deploy_id})")
     try:
@@ -51,7 +55,9 @@ def deploy(
         except DeployError as exc:
             shipped = Shipped(False, str(exc))
         outcome: Outcome = "succeeded" if shipped.ok else "failed"
-        result = _result(env, deploy_id, image, shipped, outcome=outcome, duration=time.monotonic() - t0)
+        result = _result(
+            env, deploy_id, image, shipped, outcome=outcome, duration=time.monotonic() - t0, verified=verified
+        )
         target.history().append(HistoryRecord.of(result, started_at=started, who=who(), action=action))
     finally:
         lock.release()
@@ -60,7 +66,14 @@ def deploy(
 
 
 def _result(
-    env: Environment, deploy_id: str, image: str, shipped: Shipped, *, outcome: Outcome, duration: float
+    env: Environment,
+    deploy_id: str,
+    image: str,
+    shipped: Shipped,
+    *,
+    outcome: Outcome,
+    duration: float,
+    verified: dict[str, Any] | None = None,
 ) -> DeployResult:
     return DeployResult(
         deploy_id=deploy_id,
@@ -72,7 +85,7 @@ def _result(
         reason=shipped.reason,
         previous_image=shipped.previous_image,
         revision=shipped.revision,
-        details=shipped.details,
+        details={**shipped.details, "verified": verified} if verified else shipped.details,
     )
 
 

@@ -56,6 +56,8 @@ class HistoryRecord:
     previous_image: str = ""
     revision: str = ""
     action: Literal["deploy", "rollback"] = "deploy"
+    #: What the deploy gate verified about the image (``shipyard.attest``); empty without a gate.
+    verified: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +78,7 @@ class HistoryRecord:
             previous_image=result.previous_image,
             revision=result.revision,
             action="rollback" if action == "rollback" else "deploy",
+            verified=dict(result.details.get("verified") or {}),
         )
 
     @classmethod

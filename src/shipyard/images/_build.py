@@ -65,6 +65,7 @@ def build_image(
     owns_client = client is None
     api = client or api_client()
     stream = BuildStream()
+    started = dt.datetime.now(dt.UTC)
     _log().info("image.build.start", image=config.name, repository=config.repository, tags=tag_names)
     try:
         with build_context(config, artifacts) as context:
@@ -92,6 +93,11 @@ def build_image(
             raise _failed(config, stream, "the build stream ended without an image ID")
         for name in tag_names:
             api.tag(stream.image_id, config.repository, tag=name)
+        from shipyard.attest import record_build
+
+        args = {**standard_build_args(config, revision.label if revision else None), **config.build_args}
+        record = record_build(config, artifacts, revision, image_id=stream.image_id, build_args=args,
+                              inspect=api.inspect_image, started=started)  # fmt: skip
     except ImageError:
         raise
     except Exception as exc:  # noqa: BLE001 - translated at the boundary, or re-raised untouched
@@ -110,6 +116,7 @@ def build_image(
         version=config.version,
         revision=revision.label if revision else None,
         steps=tuple(stream.steps),
+        attestations=record,
     )
 
 
@@ -178,6 +185,7 @@ def local_image(config: ImageConfig, *, client: docker.APIClient | None = None) 
     finally:
         if client is None:
             api.close()
+    record = config.root / ".shipyard" / "attest" / str(info["Id"]).removeprefix("sha256:")
     names = [f"{config.repository}:{revision.tag}"] if revision else []
     names.append(f"{config.repository}:{config.version}")
     return BuiltImage(
@@ -187,6 +195,7 @@ def local_image(config: ImageConfig, *, client: docker.APIClient | None = None) 
         id=str(info["Id"]),
         version=config.version,
         revision=revision.label if revision else None,
+        attestations=record if record.is_dir() else None,
     )
 
 

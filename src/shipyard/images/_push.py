@@ -27,7 +27,7 @@ from shipyard.images._types import BuiltImage, PushedImage
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["RetryPolicy", "is_transient_message", "push_image", "push_images"]
+__all__ = ["RetryPolicy", "attach_attestations", "is_transient_message", "push_image", "push_images"]
 
 
 def _log() -> Any:
@@ -95,6 +95,7 @@ def push_image(
     if digest is None:
         raise ImageError(f"image {image.name} has no tags to push; build it first")
     protect(repository, f"{repository}@{digest}", *(f"{repository}:{tag}" for tag in image.tag_names))
+    attested = attach_attestations(image, registry, digest, credentials.auth_config(registry))
     _log().info("image.push.done", image=image.name, reference=f"{repository}@{digest}", attempts=attempts)
     return PushedImage(
         built=image,
@@ -103,6 +104,7 @@ def push_image(
         digest=digest,
         tags=tuple(f"{repository}:{tag}" for tag in image.tag_names),
         attempts=attempts,
+        attested=attested,
     )
 
 
@@ -114,6 +116,15 @@ def _check_repository(repository: str, registry: str) -> None:
         raise ImageError(f"registry {registry!r} {problem}")
     if parse_reference(repository)[0] is None:
         raise ImageError(f"{repository!r} {parse_reference(repository)[1]}")
+
+
+def attach_attestations(image: BuiltImage, registry: str, digest: str, auth: dict[str, str]) -> Any:
+    """Sign the build's SBOM and provenance and store them beside the pushed image (``shipyard.attest``)."""
+    if image.attestations is None:
+        return None  # not built by ``build_image`` (no build record): nothing to attest
+    from shipyard.attest import attach
+
+    return attach(image.attestations, registry=registry, name=image.image, digest=digest, auth=auth)
 
 
 def push_images(

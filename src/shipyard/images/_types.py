@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shipyard.images._stream import BuildStep
@@ -21,6 +22,8 @@ class BuiltImage:
     version: str
     revision: str | None
     steps: tuple[BuildStep, ...] = field(default=(), compare=False)
+    #: The build record (SBOM, provenance) a push signs and stores beside the image (``shipyard.attest``).
+    attestations: Path | None = field(default=None, compare=False)
 
     @property
     def tag_names(self) -> tuple[str, ...]:
@@ -41,6 +44,8 @@ class PushedImage:
     digest: str
     tags: tuple[str, ...]
     attempts: int = 1
+    #: The attestation artifact stored with the image (``shipyard.attest.Attached``), when it had a build record.
+    attested: Any = field(default=None, compare=False)
 
     @property
     def reference(self) -> str:

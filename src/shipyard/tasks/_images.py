@@ -21,7 +21,7 @@ from shipyard.tasks._base import shipyard_task
 if TYPE_CHECKING:
     from shipyard.images import BuildEvent, BuiltImage, ImageConfig
 
-__all__ = ["build", "collection", "push"]
+__all__ = ["build", "collection", "push", "verify"]
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"
 _LIVE_LINES = 10
@@ -154,12 +154,87 @@ def push(  # noqa: PLR0917 - invoke maps positional parameters to options
     built = [local_image(config) for config in _configs(name or [])]
     pushed = push_images(built, target, policy=policy)
     _report(
-        [image.as_json() for image in pushed],
+        [{**image.as_json(), **_attestation(image)} for image in pushed],
         as_json=json,
-        text=lambda row: f"pushed {row['reference']}",
+        text=lambda row: f"pushed {row['reference']}" + _attested_text(row),
     )
 
 
+def _attestation(image: Any) -> dict[str, Any]:
+    found = image.attested
+    if found is None:
+        return {}
+    return {"attestation": {"digest": found.digest, "storage": found.storage, "signed": found.signed}}
+
+
+def _attested_text(row: dict[str, Any]) -> str:
+    found = row.get("attestation")
+    if not found:
+        return ""
+    state = "signed" if found["signed"] else "UNSIGNED (no signing key: set $SHIPYARD_SIGNING_KEY)"
+    return f"\n  SBOM + provenance {state}, stored as {found['storage']}"
+
+
+@shipyard_task(
+    iterable=["key"],
+    help={
+        "ref": "the image: registry/repository@sha256:... (or :tag, resolved through the registry)",
+        "key": "a PEM public key to trust; repeat it (default: [tool.shipyard.signing] public-key)",
+        "json": "print the verification as JSON",
+    },
+)
+def verify(c: Any, ref: str, key: list[str] | None = None, json: bool = False) -> None:
+    """Fetch an image's SBOM and signed provenance from its registry, verify them and print what they say."""
+    from pathlib import Path
+
+    from shipyard._errors import ImageError
+    from shipyard._logging import configure
+    from shipyard._pyproject import find_root
+    from shipyard.attest import trusted_keys, verify_image
+    from shipyard.attest._oci import resolve
+    from shipyard.images import default_credentials
+
+    configure(level="warning")
+    host = ref.partition("/")[0]
+    auth = default_credentials(host).auth_config(host)
+    reference = resolve(ref, auth)
+    keys = [(path, Path(path).read_bytes()) for path in key or [] if Path(path).is_file()]
+    if len(keys) != len(key or []):
+        missing = next(path for path in key or [] if not Path(path).is_file())
+        raise ImageError(f"--key {missing}: no such file; pass a PEM public key")
+    verification = verify_image(reference, trusted=keys or trusted_keys(find_root()), auth=auth)
+    summary = verification.summary()
+    _report([summary], as_json=json, text=lambda row: _verified_text(row, verification.sbom))
+    if not verification.verified:
+        raise ImageError(f"{reference}: not verified: {verification.problem}")
+
+
+def _verified_text(row: dict[str, Any], sbom: dict[str, Any]) -> str:
+    lines = [f"{'verified' if row['verified'] else 'NOT verified'} {row['reference']}"]
+    if row.get("problem"):
+        lines.append(f"  problem     {row['problem']}")
+    shown = {
+        "signed by": f"key {row['keyid'][:16]}" if row.get("keyid") else "",
+        "stored": f"{row['storage']} ({row['attestation'][:19]})" if row.get("attestation") else "",
+        "commit": f"{row['commit']}{' (uncommitted changes)' if row.get('dirty') else ' (clean tree)'}"
+        + (f" on {row['branch']}" if row.get("branch") else "")
+        if row.get("commit")
+        else ("none recorded (not built in a git work tree)" if row.get("builder") else ""),
+        "builder": f"{row.get('builder', '')} ({row.get('invocation', '')})" if row.get("builder") else "",
+        "built at": row.get("built_at", ""),
+        "package": row.get("package", ""),
+        "base image": ", ".join(row.get("base_images") or []),
+        "uv.lock": f"sha256:{row['uv_lock']}" if row.get("uv_lock") else "",
+        "Dockerfile": f"sha256:{row['dockerfile']}" if row.get("dockerfile") else "",
+    }
+    lines += [f"  {name:<11} {value}" for name, value in shown.items() if value]
+    components = [c for c in sbom.get("components", []) if c.get("type") == "library"]
+    if components:
+        listed = ", ".join(f"{c.get('name')} {c.get('version')}" for c in components)
+        lines.append(f"  SBOM        {len(components)} packages: {listed}")
+    return "\n".join(lines)
+
+
 def collection() -> Collection:
-    """The ``image`` collection: ``image.build`` and ``image.push``."""
-    return Collection("image", build, push)
+    """The ``image`` collection: ``image.build``, ``image.push`` and ``image.verify``."""
+    return Collection("image", build, push, verify)

@@ -5,6 +5,7 @@ Each capability adds its helpers in a private module here and re-exports them be
 
 from __future__ import annotations
 
+from shipyard.testing._attest import signing_key_pair
 from shipyard.testing._aws import MotoServer, moto_server
 from shipyard.testing._deploy import remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
@@ -31,4 +32,5 @@ __all__ = [
     "remove_environment",
     "require",
     "require_tool",
+    "signing_key_pair",
 ]

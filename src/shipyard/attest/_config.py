@@ -1,0 +1,98 @@
+"""``[tool.shipyard.signing]``: which key signs provenance, and which public keys a verifier trusts.
+
+    [tool.shipyard.signing]
+    key-env = "SHIPYARD_SIGNING_KEY"        # an environment variable holding a PEM private key (CI secret)
+    key = ".shipyard/signing/key.pem"       # or a PEM file (development); the variable wins when both are set
+    public-key = "ci/signing/key.pub"       # the trust root for `image.verify` and the deploy gate (str or list)
+
+The private key is read only when signing and is never printed or stored. Mistakes are one-line ``ConfigError`` s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shipyard._errors import ConfigError
+from shipyard._pyproject import PYPROJECT, Field, load, validate_table
+
+__all__ = ["DEFAULT_KEY_ENV", "SigningConfig", "load_signing", "signing_from"]
+
+TABLE = "tool.shipyard.signing"
+DEFAULT_KEY_ENV = "SHIPYARD_SIGNING_KEY"
+
+_FIELDS = {
+    "key": Field(str, default=""),
+    "key-env": Field(str, default=DEFAULT_KEY_ENV),
+    "public-key": Field((str, list), default=[]),
+}
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """Where the signing key comes from and which public keys (PEM files) are trusted."""
+
+    root: Path
+    key_env: str = DEFAULT_KEY_ENV
+    key_file: Path | None = None
+    public_keys: tuple[Path, ...] = ()
+    file: str = PYPROJECT
+
+    def private_pem(self) -> bytes | None:
+        """The signing key's PEM: the environment variable first, then the key file; ``None`` when neither is set."""
+        if value := os.environ.get(self.key_env, "").strip():
+            return value.encode()
+        if self.key_file is not None:
+            try:
+                return self.key_file.read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the signing key {self.key_file} ({exc.strerror}); fix the path",
+                    file=self.file,
+                    key=f"{TABLE}.key",
+                ) from exc
+        return None
+
+    def public_pems(self) -> list[tuple[Path, bytes]]:
+        found = []
+        for path in self.public_keys:
+            try:
+                found.append((path, path.read_bytes()))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the public key {path} ({exc.strerror}); fix the path",
+                    file=self.file,
+                    key=f"{TABLE}.public-key",
+                ) from exc
+        return found
+
+
+def load_signing(root: Path) -> SigningConfig:
+    """The signing configuration of the project at ``root`` (defaults when it has no ``[tool.shipyard.signing]``)."""
+    path = root / PYPROJECT
+    return signing_from(load(path), root=root, file=str(path))
+
+
+def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningConfig:
+    table = data.get("tool", {}).get("shipyard", {}).get("signing", {})
+    values = validate_table(table, _FIELDS, file=file, key=TABLE)
+    env_name = values["key-env"]
+    if not env_name or not env_name.replace("_", "").isalnum():
+        raise ConfigError(f"{env_name!r} is not an environment variable name", file=file, key=f"{TABLE}.key-env")
+    publics = values["public-key"]
+    publics = [publics] if isinstance(publics, str) else publics
+    for item in publics:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(
+                "must be a path or a list of paths to PEM public keys", file=file, key=f"{TABLE}.public-key"
+            )
+    return SigningConfig(
+        root=root,
+        key_env=env_name,
+        key_file=(root / values["key"]) if values["key"] else None,
+        public_keys=tuple(root / item for item in publics),
+        file=file,
+    )

@@ -1,0 +1,119 @@
+"""The deploy gate: ``require = [...]`` rules an environment checks against an image's verified provenance.
+
+    require = ["signed", "clean-tree", "branch:main", "builder:github-actions"]
+
+Every rule implies ``signed``: the facts of an attestation count only once its signature, subject and SBOM check
+out. Rules are validated when the configuration loads (``parse_rules``); ``check`` runs before a deploy changes
+anything and raises ``DeployError`` with one line naming the failed rule. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from shipyard._errors import ConfigError, DeployError
+
+__all__ = ["RULES", "check", "check_trust_root", "evaluate", "parse_rules"]
+
+RULES = ("signed", "clean-tree", "branch:<name>", "builder:github-actions", "builder:local")
+_BUILDERS = ("github-actions", "local")
+
+
+def parse_rules(value: object, *, file: str, key: str) -> tuple[str, ...]:
+    """``require``'s rules, checked; one-line ``ConfigError`` naming an unknown rule and listing the known ones."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f'must be a list of rules, e.g. ["signed", "clean-tree"]; rules: {", ".join(RULES)}', file=file, key=key
+        )
+    for rule in value:
+        kind, colon, arg = rule.partition(":")
+        known = (
+            (rule in {"signed", "clean-tree"})
+            or (kind == "branch" and colon and arg.strip() == arg and arg != "")
+            or (kind == "builder" and arg in _BUILDERS)
+        )
+        if not known:
+            raise ConfigError(f"unknown rule {rule!r}; rules are: {', '.join(RULES)}", file=file, key=key)
+    return tuple(dict.fromkeys(value))
+
+
+def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -> None:
+    """A gated environment needs ``[tool.shipyard.signing] public-key`` naming files that exist (config time)."""
+    gated = [env.name for env in envs if env.require]
+    if not gated:
+        return
+    from shipyard.attest._config import TABLE, signing_from
+
+    signing = signing_from(data, root=root, file=file)
+    if not signing.public_keys:
+        raise ConfigError(
+            f"environment {gated[0]!r} has require = [...] but no key is trusted; set [{TABLE}] public-key",
+            file=file,
+            key=f"{TABLE}.public-key",
+        )
+    for path in signing.public_keys:
+        if not path.is_file():
+            raise ConfigError(f"{path} does not exist; fix the path", file=file, key=f"{TABLE}.public-key")
+
+
+def evaluate(rules: Sequence[str], verification: Any) -> tuple[str, str] | None:  # noqa: PLR0911 - one per rule
+    """The first (rule, reason) that ``verification`` fails, ``signed`` first; ``None`` when every rule holds."""
+    if not rules:
+        return None
+    if verification.problem is not None or not verification.signed:
+        return "signed", verification.problem or "the provenance is not signed"
+    facts = verification.facts
+    for rule in rules:
+        kind, _, arg = rule.partition(":")
+        if rule == "clean-tree":
+            if not facts.get("commit"):
+                return rule, "the provenance records no git commit (built outside a git work tree)"
+            if facts.get("dirty"):
+                return rule, f"built from a tree with uncommitted changes (commit {facts['commit'][:12]}-dirty)"
+            if facts.get("untracked"):
+                return (
+                    rule,
+                    f"built with {facts['untracked']} untracked file(s) in the work tree (commit or ignore them)",
+                )
+        elif kind == "branch" and facts.get("branch") != arg:
+            return rule, f"built from branch {facts.get('branch') or '(none: detached HEAD or a tag)'}, not {arg}"
+        elif kind == "builder" and facts.get("builder_kind") != arg:
+            return (
+                rule,
+                f"built by {facts.get('builder') or 'an unknown builder'} ({facts.get('invocation', '')}), not {arg}",
+            )
+    return None
+
+
+def check(env: Any, image: str) -> dict[str, Any]:
+    """Verify ``image`` for ``env`` (an ``Environment``) before a deploy; the verified facts, or a one-line refusal.
+
+    An environment without ``require`` passes anything and fetches nothing (returns ``{}``).
+    """
+    rules = tuple(getattr(env, "require", ()) or ())
+    if not rules:
+        return {}
+    from shipyard._errors import ImageError
+    from shipyard.attest._config import load_signing
+    from shipyard.attest._oci import split_reference
+    from shipyard.attest._verify import verify_image
+
+    refused = f"deploy of {image} to {env.name!r} refused by rule"
+    try:
+        host = split_reference(image)[0]
+    except ImageError as exc:
+        raise DeployError(f'{refused} "signed": {exc}; deploy by digest') from None
+    try:
+        from shipyard.images import default_credentials
+
+        # Only the configured public keys: a gate never trusts whatever signing key the deployer happens to hold.
+        trusted = [(str(path), pem) for path, pem in load_signing(Path(env.file).parent).public_pems()]
+        verification = verify_image(image, trusted=trusted, auth=default_credentials(host).auth_config(host))
+    except (ImageError, ConfigError) as exc:
+        raise DeployError(f'{refused} "signed": cannot verify: {exc}') from exc
+    failed = evaluate(rules, verification)
+    if failed is not None:
+        raise DeployError(f'{refused} "{failed[0]}": {failed[1]}')
+    return {**verification.summary(), "rules": list(rules)}

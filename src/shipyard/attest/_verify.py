@@ -1,0 +1,185 @@
+"""Fetch an image's attestations from its registry and check them: signature, subject, SBOM, then the facts.
+
+``verify_image`` never raises for a bad attestation: it returns a ``Verification`` whose ``problem`` says, in one
+line, why the image is not verified (no attestation, unsigned, another key, another digest, a tampered SBOM).
+Registry faults (unreachable, refused) raise ``ImageError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.attest._attach import ARTIFACT_TYPE, DSSE, SBOM, STATEMENT
+from shipyard.attest._oci import Registry, split_reference, tag_for
+from shipyard.attest._provenance import GITHUB_RUNNER, LOCAL_BUILDER, PREDICATE_TYPE, STATEMENT_TYPE
+
+__all__ = ["Verification", "verify_image"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What was found for one image. ``verified``: signed by a trusted key, for this digest, SBOM intact."""
+
+    reference: str
+    digest: str
+    problem: str | None = None
+    signed: bool = False
+    keyid: str = ""
+    attestation: str = ""
+    storage: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    sbom: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return self.problem is None and self.signed
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: what a deploy's details and history record keep."""
+        return {
+            "reference": self.reference,
+            "verified": self.verified,
+            "problem": self.problem,
+            "keyid": self.keyid,
+            "attestation": self.attestation,
+            "storage": self.storage,
+            **self.facts,
+            "sbom_components": len(self.sbom.get("components", [])),
+        }
+
+
+def verify_image(
+    reference: str, *, trusted: list[tuple[str, bytes]], auth: dict[str, str] | None = None
+) -> Verification:
+    """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys."""
+    host, name, digest = split_reference(reference)
+    repo = Registry(host, name, dict(auth or {}))
+    refused: Verification | None = None
+    # Newest first; the first that verifies wins, so a stray or forged artifact beside a good one changes nothing.
+    for manifest, manifest_digest, storage in _candidates(repo, digest):
+        state: dict[str, Any] = {"attestation": manifest_digest, "storage": storage}
+        try:
+            _check(repo, digest, manifest, trusted, state)
+        except _Problem as failed:
+            refused = refused or Verification(reference, digest, problem=str(failed), **state)
+            continue
+        return Verification(reference, digest, **state)
+    missing = f"no attestation is stored for {digest[:19]}; push it with Shipyard (`invoke image.push`)"
+    return refused or Verification(reference, digest, problem=missing)
+
+
+class _Problem(Exception):
+    """Why an image is not verified (one line)."""
+
+
+def _check(
+    repo: Registry, digest: str, manifest: dict[str, Any], trusted: list[tuple[str, bytes]], state: dict[str, Any]
+) -> None:
+    """Fill ``state`` with what checks out, in order; raise ``_Problem`` at the first thing that does not."""
+    from shipyard.attest._sign import SignatureInvalid, open_envelope
+
+    if (manifest.get("subject") or {}).get("digest") != digest:
+        raise _Problem("the attestation manifest's subject is another image")
+    layers = {layer.get("mediaType"): layer for layer in manifest.get("layers", []) if isinstance(layer, dict)}
+    if DSSE not in layers:
+        raise _Problem("the provenance is not signed" if STATEMENT in layers else "the attestation holds no provenance")
+    try:
+        statement, state["keyid"] = open_envelope(repo.blob(layers[DSSE]["digest"]), trusted)
+    except SignatureInvalid as exc:
+        raise _Problem(f"signature: {exc}") from exc
+    state["signed"] = True
+    if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
+        raise _Problem("the signed statement is not SLSA provenance v1")
+    subjects = [s.get("digest", {}).get("sha256") for s in statement.get("subject", []) if isinstance(s, dict)]
+    if digest.removeprefix("sha256:") not in subjects:
+        other = ", ".join(f"sha256:{s[:12]}" for s in subjects if s) or "nothing"
+        raise _Problem(f"the signed provenance is for {other}, not {digest[:19]}")
+    predicate = statement.get("predicate") or {}
+    state["facts"] = _facts(predicate)
+    expected = [b for b in predicate.get("runDetails", {}).get("byproducts", []) if b.get("mediaType") == SBOM]
+    if SBOM not in layers or not expected:
+        raise _Problem("the SBOM is missing")
+    data = repo.blob(layers[SBOM]["digest"])
+    if hashlib.sha256(data).hexdigest() != expected[0].get("digest", {}).get("sha256"):
+        raise _Problem("the SBOM's digest differs from the one in the signed provenance (tampered)")
+    try:
+        state["sbom"] = json.loads(data)
+    except ValueError as exc:
+        raise _Problem("the SBOM is not JSON") from exc
+
+
+def _candidates(repo: Registry, digest: str) -> list[tuple[dict[str, Any], str, str]]:
+    """The attestation manifests of ``digest``: the referrers API's, newest first, then the fallback tag's."""
+    found: list[tuple[dict[str, Any], str, str]] = []
+    listed = repo.referrers(digest, ARTIFACT_TYPE) or []
+    created = "org.opencontainers.image.created"
+    for entry in sorted(listed, key=lambda m: (m.get("annotations") or {}).get(created, ""), reverse=True):
+        if (got := repo.manifest(str(entry.get("digest", "")))) is not None:
+            found.append((got[0], got[1], "referrers"))
+    tag = tag_for(digest)
+    got = repo.manifest(tag)
+    if got is not None and got[1] not in {digest for _, digest, _ in found}:
+        found.append((got[0], got[1], f"tag:{tag}"))
+    return found
+
+
+def _facts(predicate: dict[str, Any]) -> dict[str, Any]:
+    definition = predicate.get("buildDefinition") or {}
+    run = predicate.get("runDetails") or {}
+    builder_id = str((run.get("builder") or {}).get("id", ""))
+    facts: dict[str, Any] = {
+        "builder": builder_id,
+        "builder_kind": "github-actions"
+        if builder_id.startswith(GITHUB_RUNNER)
+        else "local"
+        if builder_id == LOCAL_BUILDER
+        else "unknown",
+        "invocation": (run.get("metadata") or {}).get("invocationId", ""),
+        "built_at": (run.get("metadata") or {}).get("finishedOn", ""),
+        "commit": None,
+        "dirty": None,
+        "branch": None,
+    }
+    for dep in definition.get("resolvedDependencies", []):
+        if not isinstance(dep, dict):
+            continue
+        digest = dep.get("digest") or {}
+        notes = dep.get("annotations") or {}
+        if "gitCommit" in digest:
+            facts.update(
+                commit=digest["gitCommit"],
+                dirty=bool(notes.get("dirty")),
+                untracked=int(notes.get("untracked") or 0),
+                branch=notes.get("branch"),
+                source=dep.get("uri"),
+            )
+        elif dep.get("name") == "uv.lock":
+            facts["uv_lock"] = digest.get("sha256")
+        elif str(dep.get("name", "")).startswith("Dockerfile"):
+            facts["dockerfile"] = digest.get("sha256")
+        elif notes.get("kind") == "base-image":
+            facts.setdefault("base_images", []).append(
+                f"{dep.get('name')}@sha256:{digest['sha256']}" if "sha256" in digest else dep.get("name")
+            )
+    params = definition.get("externalParameters") or {}
+    facts["package"] = f"{params.get('package', '?')} {params.get('version', '?')}"
+    return facts
+
+
+def trusted_keys(root: Path, extra: list[Path] | None = None) -> list[tuple[str, bytes]]:
+    """The public keys ``[tool.shipyard.signing]`` trusts (plus ``extra``); the signing key's own when none is set."""
+    from shipyard.attest._config import load_signing
+    from shipyard.attest._sign import public_pem_of
+
+    signing = load_signing(root)
+    keys = [(str(path), pem) for path, pem in signing.public_pems()]
+    keys += [(str(path), path.read_bytes()) for path in extra or []]
+    if not keys and (private := signing.private_pem()) is not None:
+        keys.append(
+            (f"the signing key's public half (${signing.key_env})", public_pem_of(private, where=signing.key_env))
+        )
+    return keys

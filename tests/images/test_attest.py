@@ -1,0 +1,677 @@
+"""Supply chain, end to end on real images and a real registry: SBOM + signed provenance pushed with the image,
+`invoke image.verify`, and the deploy gate refusing each kind of bad attestation with its own one-line reason.
+
+The registry is Debian's docker-registry (distribution 2.8): it has no referrers API, so the attestations are found
+through the `sha256-<hex>.att` tag; the referrers path is exercised only where a registry offers it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipyard._command import run
+from shipyard._errors import ConfigError, DeployError, ImageError
+from shipyard.attest import verify_image
+from shipyard.attest._oci import Registry, tag_for
+from shipyard.deploy import HistoryRecord, Shipped, deploy, get_environment, load_environments
+from shipyard.images import BuiltImage, PushedImage, build_image, load_image, push_image
+from shipyard.testing import LocalRegistry, signing_key_pair
+
+pytestmark = [pytest.mark.docker, pytest.mark.registry]
+
+INVOKE = str(Path(sys.executable).with_name("invoke"))
+KEY_VARS = ("SHIPYARD_SIGNING_KEY", "GITHUB_ACTIONS", "GITHUB_REF", "GITHUB_RUN_ID", "GITHUB_REPOSITORY")
+
+
+@dataclass
+class Keys:
+    private: Path
+    public: Path
+    other_private: Path
+    other_public: Path
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    private, public = signing_key_pair(tmp_path / "keys", "trusted")
+    other_private, other_public = signing_key_pair(tmp_path / "keys", "other")
+    return Keys(private, public, other_private, other_public)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in KEY_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def scratch_base(docker_client: Any) -> Iterator[str]:
+    """A base image of one file on ``scratch``: no shell or binary needed on the host (COPY-only Dockerfiles)."""
+    tag = f"shipyard-test/scratch:{uuid.uuid4().hex[:12]}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY marker /marker\n"), ("marker", tag.encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    for line in docker_client.api.build(fileobj=buffer, custom_context=True, tag=tag, network_mode="none", decode=True):
+        assert "error" not in line, line
+    try:
+        yield tag
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(tag)
+
+
+def _tiny_project(root: Path, base: str) -> Path:
+    """A locked project with no dependencies whose image copies its wheel onto ``base``."""
+    root.mkdir(parents=True)
+    repository = f"shipyard-test/attest-{uuid.uuid4().hex[:10]}"
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            name = "tiny-app"
+            version = "0.1.0"
+            requires-python = ">=3.11"
+            dependencies = []
+
+            [tool.shipyard.images.tiny]
+            context = "image"
+            package = "tiny-app"
+            repository = "{repository}"
+            build-args = {{ BASE_IMAGE = "{base}" }}
+            """
+        )
+    )
+    (root / "image").mkdir()
+    (root / "image" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY artifacts/app/ /app/\n")
+    (root / "dist").mkdir()
+    (root / "dist" / "tiny_app-0.1.0-py3-none-any.whl").write_bytes(uuid.uuid4().bytes)  # copied, never installed
+    run(["uv", "lock", "--quiet"], cwd=root)
+    return root
+
+
+@pytest.fixture
+def signed_project(tmp_path: Path, scratch_base: str, keys: Keys, registry: LocalRegistry) -> Callable[..., Path]:
+    """Factory: a tiny project in a git repository (branch ``main`` by default) that signs with ``keys.private``."""
+
+    def make(*, branch: str = "main", sign_with: Path | str | None = keys.private) -> Path:
+        root = _tiny_project(tmp_path / uuid.uuid4().hex[:8], scratch_base)
+        text = (root / "pyproject.toml").read_text()
+        if sign_with == "env":  # the default: the PEM in $SHIPYARD_SIGNING_KEY
+            signing = ""
+        else:
+            signing = f'key = "{sign_with}"\n' if sign_with else 'key-env = "SHIPYARD_TEST_NO_KEY"\n'
+        text += textwrap.dedent(
+            f"""
+            [tool.shipyard.signing]
+            public-key = "{keys.public}"
+            """
+        )
+        text += signing
+        text += textwrap.dedent(
+            f"""
+            [tool.shipyard.environments.gated]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            require = ["signed", "clean-tree", "branch:main"]
+
+            [tool.shipyard.environments.ci-only]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            require = ["builder:github-actions"]
+
+            [tool.shipyard.environments.open]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            """
+        )
+        (root / "pyproject.toml").write_text(text)
+        (root / "tasks.py").write_text("from shipyard.tasks import ns\n")
+        (root / ".gitignore").write_text("dist/\n.shipyard/\n")
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        run([*git, "init", "--quiet", "-b", branch], cwd=root)
+        run([*git, "add", "-A"], cwd=root)
+        run([*git, "commit", "--quiet", "-m", "init"], cwd=root)
+        return root
+
+    return make
+
+
+def _build_push(root: Path, registry: LocalRegistry, janitor: Any) -> PushedImage:
+    built = build_image(load_image("tiny", root))
+    janitor.tags += [built.id, *built.tags]
+    pushed = push_image(built, registry.address)
+    janitor.tags += list(pushed.tags)
+    return pushed
+
+
+@dataclass
+class RecordingTarget:
+    """The deploy flow's seam, recording what the flow asked of it (the gate must refuse before any of it)."""
+
+    kind: str = "recording"
+    calls: list[str] = field(default_factory=list)
+    records: list[HistoryRecord] = field(default_factory=list)
+
+    def lock(self) -> Any:
+        self.calls.append("lock")
+        calls = self.calls
+
+        class _Lock:
+            def acquire(self, holder: str) -> None:
+                calls.append("acquire")
+
+            def release(self) -> None:
+                calls.append("release")
+
+        return _Lock()
+
+    def history(self) -> Any:
+        target = self
+
+        class _History:
+            def append(self, record: HistoryRecord) -> None:
+                target.records.append(record)
+
+            def records(self) -> list[HistoryRecord]:
+                return list(target.records)
+
+        return _History()
+
+    def ship(self, image: str, deploy_id: str, **kwargs: Any) -> Shipped:
+        self.calls.append(f"ship {image}")
+        return Shipped(True)
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+def _refusal(root: Path, env: str, image: str) -> str:
+    target = RecordingTarget()
+    with pytest.raises(DeployError) as caught:
+        deploy(get_environment(env, root), image, target=target)  # type: ignore[arg-type]
+    assert target.calls == [], "the gate must refuse before the target is touched"
+    assert target.records == []
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# ---------------------------------------------------------------- build + push + verify
+
+
+def test_push_stores_a_signed_provenance_and_sbom_that_verify(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.attested is not None
+    assert pushed.attested.signed
+    assert pushed.attested.storage == f"tag:{tag_for(pushed.digest)}"
+    reference = f"{registry.address}/{pushed.built.image}@{pushed.digest}"
+
+    verification = verify_image(reference, trusted=[("trusted", keys.public.read_bytes())])
+
+    assert verification.verified, verification.problem
+    facts = verification.facts
+    head = run(["git", "rev-parse", "HEAD"], cwd=root).output.strip()
+    assert facts["commit"] == head
+    assert facts["dirty"] is False
+    assert facts["untracked"] == 0
+    assert facts["branch"] == "main"
+    assert facts["builder_kind"] == "local"
+    assert facts["uv_lock"] == hashlib.sha256((root / "uv.lock").read_bytes()).hexdigest()
+    assert facts["dockerfile"] == hashlib.sha256((root / "image" / "Dockerfile").read_bytes()).hexdigest()
+    # The base image by its local ID, and the wheel by its hash, are in the SBOM.
+    components = verification.sbom["components"]
+    wheel = root / "dist" / "tiny_app-0.1.0-py3-none-any.whl"
+    wheel_entry = next(c for c in components if c["name"] == "tiny-app")
+    assert wheel_entry["hashes"][0]["content"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    base = next(c for c in components if c["type"] == "container")
+    assert base["name"].startswith("shipyard-test/scratch:")
+    assert facts["base_images"] == [f"{base['name']}@sha256:{base['hashes'][0]['content']}"]
+    assert verification.sbom["metadata"]["component"]["name"] == pushed.built.image
+    # Debian's docker-registry (distribution 2.8) has no referrers API: that is why the tag form is used.
+    request = urllib.request.Request(f"http://{registry.address}/v2/{pushed.built.image}/referrers/{pushed.digest}")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(request, timeout=5)
+    assert missing.value.code == 404
+    missing.value.close()
+
+
+def test_the_private_key_is_never_stored_or_printed(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    pushed = _build_push(root, registry, janitor)
+    secret = keys.private.read_bytes()
+    body = secret.split(b"\n")[1]
+    for path in (root / ".shipyard").rglob("*"):
+        if path.is_file():
+            assert body not in path.read_bytes(), path
+    repo = Registry(registry.address, pushed.built.image)
+    manifest, _ = repo.manifest(tag_for(pushed.digest)) or ({}, "")
+    for layer in manifest["layers"]:
+        assert body not in repo.blob(layer["digest"])
+
+
+def test_the_key_can_come_from_the_environment_and_a_bad_one_fails_the_push(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = signed_project(sign_with="env")
+    monkeypatch.setenv("SHIPYARD_SIGNING_KEY", keys.private.read_text())
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.attested is not None
+    assert pushed.attested.signed
+    monkeypatch.setenv("SHIPYARD_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----")
+    built = build_image(load_image("tiny", root))
+    with pytest.raises(ConfigError) as caught:
+        push_image(built, registry.address)
+    assert str(caught.value) == (
+        "the signing key from $SHIPYARD_SIGNING_KEY is not an unencrypted PEM private key (ValueError)"
+    )
+
+
+def test_invoke_image_verify_prints_what_the_attestations_say(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    pushed = _build_push(root, registry, janitor)
+    tag_ref = f"{registry.address}/{pushed.built.image}:{pushed.built.tag_names[0]}"
+
+    proc = _invoke(root, "image.verify", tag_ref)
+
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"verified {registry.address}/{pushed.built.image}@{pushed.digest}")
+    assert "(clean tree) on main" in proc.stdout
+    assert "shipyard-test/scratch:" in proc.stdout
+    as_json = json.loads(_invoke(root, "image.verify", pushed.reference, "--json").stdout)
+    assert as_json["verified"] is True
+    assert as_json["commit"] == run(["git", "rev-parse", "HEAD"], cwd=root).output.strip()
+
+
+def test_invoke_image_push_says_what_it_attested(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    built = _invoke(root, "image.build", "--json")
+    assert built.returncode == 0, built.stderr
+    janitor.tags += json.loads(built.stdout)["tags"]
+    proc = _invoke(root, "image.push", "--registry", registry.address, "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    janitor.tags += row["tags"]
+    assert row["attestation"]["signed"] is True
+    assert row["attestation"]["storage"] == f"tag:{tag_for(row['digest'])}"
+    text = _invoke(root, "image.push", "--registry", registry.address)
+    assert f"SBOM + provenance signed, stored as tag:{tag_for(row['digest'])}" in text.stdout
+
+
+def test_invoke_image_verify_fails_in_one_line_for_an_unattested_image(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    pushed = _push_without_attestations(root, registry, janitor)
+    proc = _invoke(root, "image.verify", pushed.reference)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+    assert "not verified: no attestation is stored" in proc.stderr
+    assert "invoke image.push" in proc.stderr
+
+
+# ---------------------------------------------------------------- the gate
+
+
+def test_a_verified_image_deploys_and_history_records_what_was_verified(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    pushed = _build_push(root, registry, janitor)
+    target = RecordingTarget()
+
+    result = deploy(get_environment("gated", root), pushed.reference, target=target)  # type: ignore[arg-type]
+
+    assert result.ok
+    assert target.calls[-2:] == [f"ship {pushed.reference}", "release"]
+    (record,) = target.records
+    assert record.verified["verified"] is True
+    assert record.verified["commit"] == run(["git", "rev-parse", "HEAD"], cwd=root).output.strip()
+    assert record.verified["rules"] == ["signed", "clean-tree", "branch:main"]
+    assert record.to_dict()["verified"]["dirty"] is False
+
+
+def test_an_environment_without_require_deploys_anything(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    pushed = _push_without_attestations(root, registry, janitor)
+    target = RecordingTarget()
+    result = deploy(get_environment("open", root), pushed.reference, target=target)  # type: ignore[arg-type]
+    assert result.ok
+    assert f"ship {pushed.reference}" in target.calls
+    assert target.records[0].verified == {}
+
+
+def test_gate_refuses_an_image_without_attestations(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    pushed = _push_without_attestations(root, registry, janitor)
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "signed": no attestation is stored for' in message
+
+
+def test_gate_refuses_an_unsigned_image(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project(sign_with=None)
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.attested is not None
+    assert pushed.attested.signed is False
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "signed": the provenance is not signed' in message
+
+
+def test_gate_refuses_a_signature_by_another_key(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project(sign_with=keys.other_private)
+    pushed = _build_push(root, registry, janitor)
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "signed": signature: no trusted key verifies the signature' in message
+
+
+def test_gate_refuses_a_statement_for_another_digest(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    victim = _push_without_attestations(root, registry, janitor, name="other")
+    # An attacker copies the genuine, signed attestation onto another image (same repository, same key).
+    repo = Registry(registry.address, genuine.built.image)
+    manifest, _ = repo.manifest(tag_for(genuine.digest)) or ({}, "")
+    victim_repo = Registry(registry.address, victim.built.image)
+    for layer in [manifest["config"], *manifest["layers"]]:
+        victim_repo.push_blob(repo.blob(layer["digest"]))
+    manifest["subject"] = victim_repo.manifest_descriptor(victim.digest)
+    victim_repo.put_manifest(manifest, tag_for(victim.digest))
+
+    message = _refusal(root, "gated", victim.reference)
+
+    assert f'refused by rule "signed": the signed provenance is for sha256:{genuine.digest[7:19]}' in message
+
+
+def test_gate_refuses_a_tampered_sbom(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    pushed = _build_push(root, registry, janitor)
+    repo = Registry(registry.address, pushed.built.image)
+    manifest, _ = repo.manifest(tag_for(pushed.digest)) or ({}, "")
+    sbom_layer = next(layer for layer in manifest["layers"] if layer["mediaType"] == "application/vnd.cyclonedx+json")
+    sbom = json.loads(repo.blob(sbom_layer["digest"]))
+    sbom["components"] = [c for c in sbom["components"] if c["type"] != "container"]  # hide the base image
+    sbom_layer.update(repo.push_blob(json.dumps(sbom).encode()))
+    repo.put_manifest(manifest, tag_for(pushed.digest))
+
+    message = _refusal(root, "gated", pushed.reference)
+
+    assert 'refused by rule "signed": the SBOM\'s digest differs from the one in the signed provenance' in message
+
+
+def test_gate_refuses_a_dirty_tree_build(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    with (root / "image" / "Dockerfile").open("a") as fh:
+        fh.write("# an uncommitted change\n")
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.built.revision is not None
+    assert pushed.built.revision.endswith("-dirty")
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in message
+
+
+def test_gate_refuses_a_build_with_untracked_files(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project()
+    (root / "image" / "new_module.py").write_text("print('not in any commit')\n")  # in the build context
+    pushed = _build_push(root, registry, janitor)
+    assert pushed.built.revision is not None
+    assert not pushed.built.revision.endswith("-dirty"), "git status without untracked files calls this clean"
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "clean-tree": built with 1 untracked file(s) in the work tree' in message
+
+
+def test_gate_refuses_another_branch(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
+    root = signed_project(branch="feature")
+    pushed = _build_push(root, registry, janitor)
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "branch:main": built from branch feature, not main' in message
+
+
+def test_builder_rule_tells_a_local_build_from_a_github_actions_run(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = signed_project()
+    local = _build_push(root, registry, janitor)
+    assert 'refused by rule "builder:github-actions": built by' in _refusal(root, "ci-only", local.reference)
+
+    for name, value in {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_REPOSITORY": "acme/tiny",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_SERVER_URL": "https://github.com",
+    }.items():
+        monkeypatch.setenv(name, value)
+    (root / "image" / "Dockerfile").write_text((root / "image" / "Dockerfile").read_text() + "LABEL ci=1\n")
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@e.invalid", "commit", "-qam", "ci"], cwd=root)
+    in_ci = _build_push(root, registry, janitor)
+    target = RecordingTarget()
+    result = deploy(get_environment("ci-only", root), in_ci.reference, target=target)  # type: ignore[arg-type]
+    assert result.details["verified"]["invocation"] == "https://github.com/acme/tiny/actions/runs/4242/attempts/2"
+    assert result.details["verified"]["branch"] == "main"
+
+
+def test_gate_refuses_a_reference_without_a_digest(signed_project: Any) -> None:
+    root = signed_project()
+    message = _refusal(root, "gated", "127.0.0.1:1/shipyard-test/tiny:latest")
+    assert 'refused by rule "signed"' in message
+    assert "deploy by digest" in message
+
+
+def test_invoke_deploy_refuses_in_one_line_naming_the_rule(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project(sign_with=None)
+    pushed = _build_push(root, registry, janitor)
+    proc = _invoke(root, "deploy", "--env", "gated", "--image", pushed.reference)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert 'refused by rule "signed": the provenance is not signed' in lines[0]
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_an_unknown_rule_is_one_config_error_naming_the_key(tmp_path: Path, keys: Keys) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [tool.shipyard.signing]
+            public-key = "{keys.public}"
+            [tool.shipyard.environments.prod]
+            target = "docker"
+            image = "x"
+            port = 1
+            require = ["signed", "reviewed-by:alice"]
+            """
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_environments(tmp_path)
+    message = str(caught.value)
+    assert "tool.shipyard.environments.prod.require: unknown rule 'reviewed-by:alice'" in message
+    assert "rules are: signed, clean-tree, branch:<name>" in message
+
+
+def test_a_gate_without_a_trusted_key_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.shipyard.environments.prod]\ntarget = "docker"\nimage = "x"\nport = 1\nrequire = ["signed"]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_environments(tmp_path)
+    assert "tool.shipyard.signing.public-key" in str(caught.value)
+    assert "no key is trusted" in str(caught.value)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _push_without_attestations(root: Path, registry: LocalRegistry, janitor: Any, *, name: str = "bare") -> PushedImage:
+    """A different image (its own layer) pushed without any build record: what `docker push` by hand gives."""
+    built = build_image(load_image("tiny", root))
+    janitor.tags += [built.id, *built.tags]
+    import docker
+
+    client = docker.from_env()
+    try:
+        container = client.containers.create(built.id, command=["true"])
+        try:
+            image = container.commit(repository=f"{built.image}-{name}", tag="bare")
+        finally:
+            container.remove()
+    finally:
+        client.close()
+    janitor.tags.append(f"{built.image}-{name}:bare")
+    bare = BuiltImage(name, f"{built.image}-{name}", (f"{built.image}-{name}:bare",), str(image.id), "0", None)
+    pushed = push_image(bare, registry.address)
+    janitor.tags += list(pushed.tags)
+    assert pushed.attested is None
+    return pushed
+
+
+def _invoke(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
+    return subprocess.run([INVOKE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_signing_config_mistakes_are_one_line_naming_the_key(tmp_path: Path) -> None:
+    from shipyard.attest import load_signing
+
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nprivate-key = "k.pem"\n')
+    with pytest.raises(ConfigError, match=r"tool\.shipyard\.signing\.private-key: unknown key 'private-key'"):
+        load_signing(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey = "missing.pem"\n')
+    with pytest.raises(ConfigError, match=r"tool\.shipyard\.signing\.key: cannot read the signing key"):
+        load_signing(tmp_path).private_pem()
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey-env = "NOT A VAR"\n')
+    with pytest.raises(ConfigError, match="is not an environment variable name"):
+        load_signing(tmp_path)
+
+
+def test_the_sbom_lists_exactly_the_locked_requirements_the_image_installs(hello_workspace: Path) -> None:
+    from shipyard.attest._sbom import image_sbom
+    from shipyard.images._artifacts import export_requirements
+
+    config = load_image("hello-service", hello_workspace)
+    wheel = hello_workspace / "hello_service-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel bytes")
+    base = {"name": "shipyard/python-base:bookworm", "id": "sha256:" + "ab" * 32, "repo_digests": []}
+    inputs = {"package": config.package, "version": config.version, "repository": config.repository}
+    sbom = image_sbom(root=hello_workspace, wheel=wheel, bases=[base], created="2026-01-01T00:00:00Z", **inputs)
+
+    installed = {line.split("==")[0] for line in export_requirements(config).splitlines() if "==" in line}
+    libraries = {c["name"] for c in sbom["components"] if c["type"] == "library"}
+    assert libraries == {*installed, "hello-service"}
+    assert "shipyard" not in libraries  # the workspace root is not in the image
+    pinned = {c["name"]: c.get("version") for c in sbom["components"]}
+    assert pinned["hello-service"] == config.version
+    (container,) = [c for c in sbom["components"] if c["type"] == "container"]
+    assert container["hashes"] == [{"alg": "SHA-256", "content": "ab" * 32}]
+    assert sbom["metadata"]["component"] == {
+        "type": "container", "bom-ref": "image", "name": config.repository, "version": config.version,
+    }  # fmt: skip
+    refs = {c["bom-ref"] for c in sbom["components"]}
+    assert all(d["ref"] in refs for d in sbom["dependencies"])
+    again = image_sbom(root=hello_workspace, wheel=wheel, bases=[base], created="2026-01-01T00:00:00Z", **inputs)
+    assert again == sbom, "the same inputs give the same SBOM"
+
+
+def test_a_push_with_a_broken_build_record_fails_and_a_rebuild_attests(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    built = build_image(load_image("tiny", root))
+    janitor.tags += [built.id, *built.tags]
+    assert built.attestations is not None
+    (built.attestations / "sbom.cdx.json").unlink()
+    with pytest.raises(ImageError, match=r"build record .* is missing or corrupt"):
+        push_image(built, registry.address)
+    janitor.tags += [f"{registry.address}/{tag}" for tag in built.tags]
+    pushed = _build_push(root, registry, janitor)  # the rebuild writes the record again; the push attests
+    trusted = [("trusted", keys.public.read_bytes())]
+    assert verify_image(f"{registry.address}/{pushed.built.image}@{pushed.digest}", trusted=trusted).verified
+
+
+@pytest.mark.slow
+def test_the_deploy_chain_signs_verifies_deploys_and_records_it(
+    docker_client: Any, python_base: str, keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hello-service through the real chain and docker target: the push signs, the gate verifies, history keeps it."""
+    import dataclasses
+
+    import httpx
+
+    from shipyard.deploy import history
+    from shipyard.deploy._chain import deploy_chain
+    from shipyard.testing import free_port, remove_environment
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    monkeypatch.setenv("SHIPYARD_SIGNING_KEY", keys.private.read_text())  # the repository's key-env
+    # The gate reads its trust root beside the environment's file: a copy that trusts this test's key.
+    trust = tmp_path / "trust" / "pyproject.toml"
+    trust.parent.mkdir()
+    trust.write_text(f'[tool.shipyard.signing]\npublic-key = "{keys.public}"\n')
+    name, port = f"attest-{uuid.uuid4().hex[:8]}", free_port()
+    local = get_environment("local", repo)
+    with LocalRegistry() as registry:
+        env = dataclasses.replace(
+            local, name=name, registry=registry.address, settings={**local.settings, "port": port},
+            require=("signed",), file=str(trust),
+        )  # fmt: skip
+        try:
+            result = deploy_chain(env)
+            assert result.ok, result.reason
+            assert result.details["verified"]["verified"] is True
+            assert httpx.get(f"http://127.0.0.1:{port}/version", timeout=5).json()["service"] == "hello-service"
+            (record,) = [r for r in history(env) if r.image == result.image]
+            assert record.verified["keyid"] == result.details["verified"]["keyid"]
+            assert record.verified["commit"] == run(["git", "rev-parse", "HEAD"], cwd=repo).output.strip()
+            assert "hello-service" in record.verified["package"]
+        finally:
+            remove_environment(docker_client, name)
+            for image in docker_client.images.list(name=f"{registry.address}/shipyard/hello-service"):
+                for tag in image.tags:
+                    docker_client.images.remove(tag)
