@@ -123,7 +123,7 @@ def test_deploy_registers_a_revision_pinned_by_digest_and_keeps_the_previous(ecs
     assert SECRET not in json.dumps(td) + proc.stdout + proc.stderr
     # history in S3, and the lock released
     keys = ecs_ok.history_keys()
-    assert [k for k in keys if k.startswith("shipyard/history/stg/")]
+    assert [k for k in keys if k.startswith("shipyard/journal/stg/")]
     assert not [k for k in keys if "locks" in k]
     hist = ecs_ok.project.invoke("history", "--env", "stg", "--json")
     records = json.loads(hist.stdout)

@@ -3,6 +3,10 @@
 ``image`` builds the service's wheel (the build session's artifact) and the image (the classic builder's layer
 cache makes an unchanged build quick). ``push`` is skipped when the registry already holds that digest.
 ``deploy`` is never cached. ``verify`` asks the target what runs and checks it is the deployed image.
+
+SIGINT/SIGTERM make the pipeline cancel its stages. The deploy stage then asks the deploy (running in a worker
+thread, where no signal handler can reach it) to stop at its next check, and waits while the target puts the
+previous version back and the journal records ``interrupted``: nothing is swapped after "interrupted".
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from shipyard._errors import DeployError
 from shipyard._pyproject import find_root
 from shipyard.deploy._config import Environment
 from shipyard.deploy._flow import deploy, make_target
+from shipyard.deploy._interrupt import Interrupts
 from shipyard.deploy._model import DeployResult
 
-__all__ = ["deploy_chain", "pushed_reference"]
+__all__ = ["deploy_chain", "pushed_reference", "run_interruptible"]
 
 _MANIFESTS = ", ".join(
     [
@@ -50,6 +55,18 @@ def pushed_reference(client: Any, image_id: str, repository: str) -> str | None:
     return None
 
 
+async def run_interruptible(stop: Interrupts, work: Any, *args: Any, **kwargs: Any) -> Any:
+    """``work(*args, **kwargs)`` in a worker thread; if this stage is cancelled, trip ``stop`` and wait for
+    ``work`` to wind down (it checks ``stop``) before the cancellation goes on."""
+    future = asyncio.get_running_loop().run_in_executor(None, lambda: work(*args, **kwargs))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        stop.trip("SIGINT or SIGTERM (pipeline cancelled)")
+        await asyncio.wait([future])
+        raise
+
+
 def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
     """Build what is missing, push it, deploy it by digest, verify it. Returns the deploy's result."""
     from shipyard.images import build_image, load_image, push_image
@@ -61,6 +78,7 @@ def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
     config = load_image(env.image, root=root)
     pipeline = Pipeline(f"deploy-{env.name}")
     outcome: dict[str, DeployResult] = {}
+    interrupts = Interrupts()
     built_holder: dict[str, Any] = {}
 
     @pipeline.stage(produces="image", cpu=True)
@@ -89,7 +107,9 @@ def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
 
     @pipeline.stage(name="deploy", consumes="reference", produces="result")
     async def deploy_stage(ctx: StageContext) -> dict[str, object]:
-        result = await asyncio.to_thread(deploy, env, ctx.input("reference"), dry_run=dry_run)
+        result = await run_interruptible(
+            interrupts, deploy, env, ctx.input("reference"), dry_run=dry_run, interrupts=interrupts
+        )
         outcome["result"] = result
         ctx.summary = f"{result.result}: {result.image}"
         return {"result": result.result}

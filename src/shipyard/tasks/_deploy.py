@@ -11,15 +11,18 @@ from typing import Any
 
 from shipyard.tasks._base import shipyard_task
 
-__all__ = ["deploy", "history", "rollback", "status"]
+__all__ = ["deploy", "history", "rollback", "status", "unlock"]
 
 _ENV_HELP = "the environment, from [tool.shipyard.environments.*] (default: the one with default = true)"
 
 
 def _emit(data: Any, *, as_json: bool, text: str) -> None:
     from shipyard._secrets import redact
+    from shipyard.deploy._journal import redact_fields
 
-    print(redact(json.dumps(data, indent=2, sort_keys=True, default=str) if as_json else text))  # noqa: T201
+    # JSON: redact field values before serializing (never the serialized text, which a secret "1796" would corrupt)
+    out = json.dumps(redact_fields(data), indent=2, sort_keys=True, default=str) if as_json else redact(text)
+    print(out)  # noqa: T201
 
 
 def _finish(result: Any, *, as_json: bool) -> None:
@@ -33,8 +36,12 @@ def _finish(result: Any, *, as_json: bool) -> None:
     if result.details.get("log_tail"):
         lines.append("new container's last log lines:\n" + result.details["log_tail"])
     _emit(result.to_dict(), as_json=as_json, text="\n".join(lines))
+    if result.result == "interrupted":
+        from shipyard._errors import DeployInterrupted
+
+        raise DeployInterrupted(f"deploy to {result.env!r} {result.reason}")
     if not result.ok:
-        raise DeployError(f"deploy to {result.env!r} failed: {result.reason}")
+        raise DeployError(f"deploy to {result.env!r} {result.result}: {result.reason}")
 
 
 def _setup() -> None:
@@ -67,14 +74,31 @@ def deploy(c: Any, env: str = "", image: str = "", dry_run: bool = False, json: 
     _finish(result, as_json=json)
 
 
-@shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
-def rollback(c: Any, env: str = "", json: bool = False) -> None:
-    """Return an environment to its previous successful deploy."""
+@shipyard_task(
+    help={
+        "env": _ENV_HELP,
+        "to": "return to this deploy id or image (default: the deploy before the one serving now)",
+        "dry_run": "show what would change and change nothing",
+        "json": "print a machine-readable result",
+    }
+)
+def rollback(c: Any, env: str = "", to: str = "", dry_run: bool = False, json: bool = False) -> None:
+    """Return an environment to the deploy before the current one (again: one step further back), or to --to."""
     _setup()
     from shipyard.deploy import get_environment
     from shipyard.deploy import rollback as run_rollback
 
-    _finish(run_rollback(get_environment(env or None)), as_json=json)
+    _finish(run_rollback(get_environment(env or None), to=to, dry_run=dry_run), as_json=json)
+
+
+@shipyard_task(help={"env": _ENV_HELP, "reason": "why (required; recorded in the history with your name)"})
+def unlock(c: Any, env: str = "", reason: str = "") -> None:
+    """Remove an environment's deploy lock whoever holds it (a dead deploy's), recorded in its history."""
+    _setup()
+    from shipyard.deploy import get_environment
+    from shipyard.deploy._flow import unlock as run_unlock
+
+    _emit({}, as_json=False, text=run_unlock(get_environment(env or None), reason))
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
@@ -106,13 +130,13 @@ def history(c: Any, env: str = "", json: bool = False, limit: int = 20) -> None:
     from shipyard.deploy import get_environment
     from shipyard.deploy import history as run_history
 
-    records = run_history(get_environment(env or None))[-limit:]
+    records = run_history(get_environment(env or None))[-limit:] if limit > 0 else []
     rows = []
     for r in records:
         when = datetime.datetime.fromtimestamp(r.started_at, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        line = f"{when}  {r.action:8}  {r.result:9}  {r.duration:6.1f}s  {r.who}  {r.image}"
+        line = f"{when}  {r.deploy_id}  {r.action:8}  {r.result:11}  {r.duration:6.1f}s  {r.who}  {r.image}"
         rows.append(line + (f"  ({r.reason})" if r.reason else ""))
     _emit([r.to_dict() for r in records], as_json=json, text="\n".join(rows) or "(no deploys yet)")
 
 
-TASKS = (deploy, rollback, status, history)
+TASKS = (deploy, rollback, status, history, unlock)
