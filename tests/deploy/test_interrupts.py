@@ -31,7 +31,7 @@ __all__ = ["hello_images"]
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PHASES = ["lock", "started"]
-TTL = 3
+TTL = 8
 
 
 @pytest.fixture

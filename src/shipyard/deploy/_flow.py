@@ -104,12 +104,19 @@ def recover(env: Environment, target: Target, journal: HistoryStore) -> list[str
                 "result": "abandoned",
                 "reason": reason,
                 "phase": dead.last_phase,
-                "duration": round(time.time() - float(dead.start.get("started_at", time.time())), 3),
+                "duration": _since(dead.start.get("started_at")),
             }
         )
         log.warning("deploy.abandoned", env=env.name, deploy_id=dead.deploy_id, phase=dead.last_phase, done=what)
         done.append(f"{dead.deploy_id}: {what}")
     return done
+
+
+def _since(started_at: object) -> float:
+    """Seconds since ``started_at`` (0 when a damaged record holds no number there)."""
+    if isinstance(started_at, int | float) and not isinstance(started_at, bool):
+        return round(max(time.time() - started_at, 0.0), 3)
+    return 0.0
 
 
 def deploy(
