@@ -67,3 +67,92 @@ def test_the_chain_deploys_by_digest_and_a_rerun_skips_the_push(
             for image in docker_client.images.list(name=f"{registry.address}/shipyard/hello-service"):
                 for tag in image.tags:
                     docker_client.images.remove(tag)
+
+
+CHAIN = """
+import dataclasses, sys
+from pathlib import Path
+from shipyard._cli import Exit, handle_errors
+from shipyard.deploy import get_environment
+from shipyard.deploy._chain import deploy_chain
+
+name, registry, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+local = get_environment("local", Path.cwd())
+env = dataclasses.replace(
+    local, name=name, registry=registry, settings={**local.settings, "port": port},
+    env={**local.env, "APP_FAIL_HEALTH": "1"}, timeout=90,
+)
+try:
+    with handle_errors("chain"):
+        deploy_chain(env)
+except Exit as exc:
+    sys.exit(exc.code)
+"""
+
+
+def test_sigint_during_the_chains_health_check_stops_the_deploy_before_any_swap(
+    docker_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deploy stage runs in a worker thread: the pipeline's SIGINT must reach it. The second version never
+    turns healthy (APP_FAIL_HEALTH), so without the stop it would sit in its 90 s health check; with it, the run
+    ends at once, the new container is gone, v1 still answers and the history says ``interrupted``."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from shipyard.deploy._docker_state import DockerHistory
+
+    try:
+        docker_client.images.get("shipyard/python-base:bookworm")
+    except docker_errors().ImageNotFound:
+        require("no shipyard/python-base:bookworm image: run `bash ci/base-image.sh`")
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764000000")
+    name, port = f"chainint-{uuid.uuid4().hex[:8]}", free_port()
+    local = get_environment("local", ROOT)
+    with LocalRegistry() as registry:
+        env = dataclasses.replace(
+            local, name=name, registry=registry.address, settings={**local.settings, "port": port}
+        )
+        try:
+            first = deploy_chain(env)
+            assert first.ok, first.reason
+            proc = subprocess.Popen(
+                [sys.executable, "-c", CHAIN, name, registry.address, str(port)],
+                cwd=ROOT,
+                env={**os.environ, "CI": "true", "SOURCE_DATE_EPOCH": "1764000000"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            journal = DockerHistory(docker_client, name)
+            deadline = time.monotonic() + 240
+            while not any(p.get("phase") == "started" for d in journal.open_deploys() for p in d.phases):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the chain never started the new container"
+                time.sleep(0.1)
+            stopped_at = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=60)
+            assert time.monotonic() - stopped_at < 30, "the deploy went on after the interrupt"
+            assert proc.returncode == 130, err
+            records = journal.records()
+            assert [r.result for r in records] == ["succeeded", "interrupted"]
+            left = docker_client.containers.list(all=True, filters={"label": f"shipyard.env={name}"})
+            assert [c.labels["shipyard.deploy-id"] for c in left] == [first.deploy_id]
+            body = httpx.get(f"http://127.0.0.1:{port}/version", timeout=5).json()
+            assert body["service"] == "hello-service"
+            assert not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{name}$"})
+        finally:
+            remove_environment(docker_client, name)
+            for image in docker_client.images.list(name=f"{registry.address}/shipyard/hello-service"):
+                for tag in image.tags:
+                    docker_client.images.remove(tag)
+
+
+def docker_errors() -> Any:
+    import docker.errors
+
+    return docker.errors

@@ -4,9 +4,11 @@
 cache makes an unchanged build quick). ``push`` is skipped when the registry already holds that digest.
 ``deploy`` is never cached. ``verify`` asks the target what runs and checks it is the deployed image.
 
-SIGINT/SIGTERM make the pipeline cancel its stages. The deploy stage then asks the deploy (running in a worker
-thread, where no signal handler can reach it) to stop at its next check, and waits while the target puts the
-previous version back and the journal records ``interrupted``: nothing is swapped after "interrupted".
+SIGINT/SIGTERM make the pipeline cancel its stages. Each stage's work runs in a worker thread, where no signal
+handler reaches it, so the stage trips the chain's ``Interrupts`` and waits for that work to wind down before the
+cancellation goes on: a build stops at its next line of output, the deploy at its next phase or wait-loop check
+(the target puts the previous version back, the journal records ``interrupted``). Nothing is swapped after
+"interrupted".
 """
 
 from __future__ import annotations
@@ -83,7 +85,10 @@ def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
 
     @pipeline.stage(produces="image", cpu=True)
     async def image(ctx: StageContext) -> dict[str, object]:
-        built = await asyncio.to_thread(build_image, config, build_wheel=True)
+        # Each build event checks for a stop: an interrupted build ends at its next line of output.
+        built = await run_interruptible(
+            interrupts, build_image, config, build_wheel=True, on_event=lambda _event: interrupts.check()
+        )
         built_holder["built"] = built
         ctx.summary = f"built {built.id[:19]}"
         return {"image": ImageArtifact(built.image, built.id)}
@@ -101,7 +106,7 @@ def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
             return {"reference": existing}
         if dry_run:
             raise DeployError("dry-run: the image is not in the registry yet; deploy once, or pass --image")
-        pushed = await asyncio.to_thread(push_image, built_holder["built"], env.registry)
+        pushed = await run_interruptible(interrupts, push_image, built_holder["built"], env.registry)
         ctx.summary = f"pushed {pushed.reference}"
         return {"reference": pushed.reference}
 
