@@ -95,7 +95,13 @@ def recover(env: Environment, target: Target, journal: HistoryStore) -> list[str
     done = []
     opened = journal.open_deploys() if isinstance(journal, Journal) else []
     for dead in opened:
-        what = target.recover(dead.deploy_id, dead.phases)
+        try:
+            what = target.recover(dead.deploy_id, dead.phases)
+        except Exception as exc:
+            raise DeployError(
+                f"deploy {dead.deploy_id} died during phase {dead.last_phase!r} and what it left could not be "
+                f"cleaned up ({type(exc).__name__}: {exc}); fix that and deploy again"[:500]
+            ) from exc
         reason = f"its deployer stopped during phase {dead.last_phase!r} and never came back; {what}"
         journal.append(
             {

@@ -68,6 +68,14 @@ class Lease:
 
     # ------------------------------------------------------------------ taking and giving back
     def acquire(self, holder: str) -> None:
+        try:
+            self._acquire(holder)
+        except DeployError:
+            raise
+        except Exception as exc:  # a third-party error (the engine or S3 failing): one line naming the lock
+            raise DeployError(f"deploy lock {self.backend.where}: {type(exc).__name__}: {exc}"[:400]) from exc
+
+    def _acquire(self, holder: str) -> None:
         for _attempt in range(3):
             token = self.backend.create(holder, self.lease, time.time())
             if token is not None:
@@ -110,7 +118,12 @@ class Lease:
             token, self._token = self._token, None
         if token is None:
             return
-        if not self.backend.delete(token):
+        try:
+            deleted = self.backend.delete(token)
+        except Exception as exc:  # noqa: BLE001 - the deploy's own outcome matters more; the lease expires anyway
+            log.warning("lock.release-failed", env=self.env, error=f"{type(exc).__name__}: {exc}"[:200])
+            return
+        if not deleted:
             log.warning("lock.not-ours", env=self.env, note="the lease had been taken over; left it alone")
         else:
             log.info("lock.released", env=self.env)
