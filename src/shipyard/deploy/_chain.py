@@ -24,7 +24,7 @@ from shipyard.deploy._flow import deploy, make_target
 from shipyard.deploy._interrupt import Interrupts
 from shipyard.deploy._model import DeployResult
 
-__all__ = ["deploy_chain", "pushed_reference", "run_interruptible"]
+__all__ = ["deploy_chain", "pushed_reference", "run_interruptible", "stoppable_client"]
 
 _MANIFESTS = ", ".join(
     [
@@ -57,6 +57,30 @@ def pushed_reference(client: Any, image_id: str, repository: str) -> str | None:
     return None
 
 
+def stoppable_client() -> Any:
+    """A docker-py low-level client whose streaming responses can be closed from the thread reading them."""
+    import docker
+    from docker.utils import kwargs_from_env
+
+    from shipyard.images._client import DEFAULT_TIMEOUT
+
+    class StoppableClient(docker.APIClient):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.streams: list[Any] = []
+
+        def _stream_helper(self, response: Any, decode: bool = False) -> Any:
+            self.streams.append(response)  # docker-py streams build output through here
+            return super()._stream_helper(response, decode=decode)  # type: ignore[misc]
+
+        def abort_streams(self) -> None:
+            for response in self.streams:
+                response.close()
+            self.streams.clear()
+
+    return StoppableClient(**kwargs_from_env(), timeout=DEFAULT_TIMEOUT)
+
+
 async def run_interruptible(stop: Interrupts, work: Any, *args: Any, **kwargs: Any) -> Any:
     """``work(*args, **kwargs)`` in a worker thread; if this stage is cancelled, trip ``stop`` and wait for
     ``work`` to wind down (it checks ``stop``) before the cancellation goes on."""
@@ -85,10 +109,21 @@ def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
 
     @pipeline.stage(produces="image", cpu=True)
     async def image(ctx: StageContext) -> dict[str, object]:
-        # Each build event checks for a stop: an interrupted build ends at its next line of output.
-        built = await run_interruptible(
-            interrupts, build_image, config, build_wheel=True, on_event=lambda _event: interrupts.check()
-        )
+        # Each build event checks for a stop: an interrupted build ends at its next line of output, and closing
+        # its stream makes the engine cancel the build (it would otherwise run on until the response is freed).
+        client = stoppable_client()
+
+        def on_event(_event: object) -> None:
+            if interrupts.tripped:
+                client.abort_streams()
+                interrupts.check()
+
+        try:
+            built = await run_interruptible(
+                interrupts, build_image, config, client=client, build_wheel=True, on_event=on_event
+            )
+        finally:
+            client.close()
         built_holder["built"] = built
         ctx.summary = f"built {built.id[:19]}"
         return {"image": ImageArtifact(built.image, built.id)}
