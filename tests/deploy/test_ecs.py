@@ -317,14 +317,16 @@ def start(ecs: Ecs, digest: str) -> subprocess.Popen[str]:
     )
 
 
-def test_sigint_while_following_restores_the_previous_revision_and_records_it(slow_rollout: Ecs) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_following_restores_the_previous_revision_and_records_it(slow_rollout: Ecs, signum: int) -> None:
     proc = start(slow_rollout, NEW_DIGEST)
     wait_updated(slow_rollout, proc)
     assert slow_rollout.service_td() != slow_rollout.first_arn  # the service is on the new revision now
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert_clean_failure(subprocess.CompletedProcess([], 130, _out, err), "interrupted by SIGINT", "restored")
+    name = signal.Signals(signum).name
+    assert_clean_failure(subprocess.CompletedProcess([], 130, _out, err), f"interrupted by {name}", "restored")
     assert slow_rollout.service_td() == slow_rollout.first_arn
     records = json.loads(slow_rollout.project.invoke("history", "--env", "stg", "--json").stdout)
     assert [r["result"] for r in records] == ["interrupted"]

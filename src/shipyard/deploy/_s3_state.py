@@ -99,6 +99,12 @@ class S3Lock(Lease):
         super().__init__(_Backend(s3, bucket, env), env, ttl, heartbeat)
 
 
+def _deploy_of(key: str) -> str:
+    """The deploy id in a journal key ``.../<time_ns>-<counter>-<deploy id>-<kind>.json``."""
+    parts = key.rsplit("/", 1)[-1].split("-", 2)
+    return parts[2].rsplit("-", 1)[0] if len(parts) == 3 else key
+
+
 class S3History(Journal):
     def __init__(self, s3: Any, bucket: str, env: str) -> None:
         super().__init__(env)
@@ -126,17 +132,29 @@ class S3History(Journal):
             keys += [item["Key"] for item in page.get("Contents", [])]
         return sorted(keys)
 
+    def _wanted(self, keys: list[str]) -> list[str]:
+        """``keys`` less the phase entries of deploys that have ended (only an open deploy's phases matter, for its
+        recovery), so reading a long history costs about two requests per deploy, not one per phase."""
+        ended = {_deploy_of(key) for key in keys if key.endswith("-end.json")}
+        return [key for key in keys if not (key.endswith("-phase.json") and _deploy_of(key) in ended)]
+
     def _read(self) -> list[tuple[str, bytes]]:
+        from concurrent.futures import ThreadPoolExecutor
+
         from botocore.exceptions import ClientError
 
-        found: list[tuple[str, bytes]] = []
+        def get(key: str) -> bytes | None:
+            try:
+                return bytes(self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read())
+            except ClientError as exc:
+                if error_code(exc) in _MISSING:
+                    return None
+                raise
+
         with aws_errors(f"reading deploy history from {self.where}"):
-            for key in self._keys(self._legacy) + self._keys(self._prefix):
-                try:
-                    body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
-                except ClientError as exc:
-                    if error_code(exc) in _MISSING:
-                        continue
-                    raise
-                found.append((f"s3://{self._bucket}/{key}", body))
-        return found
+            keys = self._keys(self._legacy) + self._wanted(self._keys(self._prefix))
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                bodies = list(pool.map(get, keys))
+        return [
+            (f"s3://{self._bucket}/{key}", body) for key, body in zip(keys, bodies, strict=True) if body is not None
+        ]
