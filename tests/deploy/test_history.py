@@ -48,7 +48,17 @@ def secret_env(
         refs[var] = f"ssm:{param}"
     project.env.update(moto.env)
     project.write(
-        {name: {"target": "docker", "image": "h", "port": port, "timeout": 30, "stop_timeout": 5, "secrets": refs}}
+        {
+            name: {
+                "target": "docker",
+                "image": "h",
+                "port": port,
+                "timeout": 30,
+                "stop_timeout": 5,
+                "health_path": "/healthz",
+                "secrets": refs,
+            }
+        }
     )
     try:
         yield project, name, port, list(secrets.values())
@@ -103,7 +113,18 @@ def test_corrupt_entries_are_named_and_skipped_and_rollback_still_works(
     project: Project, docker_client: Any, hello_images: dict[str, str]
 ) -> None:
     env, port = unique("bad"), free_port()
-    project.write({env: {"target": "docker", "image": "h", "port": port, "timeout": 30, "stop_timeout": 5}})
+    project.write(
+        {
+            env: {
+                "target": "docker",
+                "image": "h",
+                "port": port,
+                "timeout": 30,
+                "stop_timeout": 5,
+                "health_path": "/healthz",
+            }
+        }
+    )
     try:
         for version in ("v1", "v2"):
             assert project.invoke("deploy", "--env", env, "--image", hello_images[version]).returncode == 0
@@ -147,7 +168,7 @@ def test_an_unreadable_lock_is_named_and_unlock_removes_and_records_it(
     project: Project, docker_client: Any, hello_images: dict[str, str]
 ) -> None:
     env, port = unique("lk"), free_port()
-    project.write({env: {"target": "docker", "image": "h", "port": port, "timeout": 30}})
+    project.write({env: {"target": "docker", "image": "h", "port": port, "timeout": 30, "health_path": "/healthz"}})
     try:
         docker_client.containers.create(
             state_image(docker_client), command=["x"], name=f"shipyard-lock-{env}", labels={"shipyard.since": "soon"}

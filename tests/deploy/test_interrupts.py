@@ -38,7 +38,14 @@ TTL = 8
 def env(project: Project, docker_client: Any, hello_images: dict[str, str]) -> Iterator[tuple[Project, str, int]]:
     """An environment serving v1."""
     name, port = unique("int"), free_port()
-    table = {"target": "docker", "image": "h", "port": port, "timeout": 40, "stop_timeout": 5}
+    table = {
+        "target": "docker",
+        "image": "h",
+        "port": port,
+        "timeout": 40,
+        "stop_timeout": 5,
+        "health_path": "/healthz",
+    }
     project.write({name: {**table, "lock_ttl": TTL, "lock_heartbeat": 0.5}})
     try:
         first = project.invoke("deploy", "--env", name, "--image", hello_images["v1"])

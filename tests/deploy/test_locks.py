@@ -148,7 +148,17 @@ def test_a_deploy_longer_than_lock_ttl_keeps_its_lock(
     second deploy at 9 s is refused naming it, and the first still ends with its own record."""
     env, port = unique("long"), free_port()
     project.write(
-        {env: {"target": "docker", "image": "h", "port": port, "timeout": 12, "lock_ttl": 3, "lock_heartbeat": 0.5}}
+        {
+            env: {
+                "target": "docker",
+                "image": "h",
+                "port": port,
+                "timeout": 12,
+                "lock_ttl": 3,
+                "lock_heartbeat": 0.5,
+                "health_path": "/healthz",
+            }
+        }
     )
     first = subprocess.Popen(
         [INVOKE, "deploy", "--env", env, "--image", hello_images["v3"]],
@@ -176,3 +186,16 @@ def test_a_deploy_longer_than_lock_ttl_keeps_its_lock(
         if first.poll() is None:
             first.kill()
         remove_environment(docker_client, env)
+
+
+def test_the_shipped_environments_validate_and_renew_well_within_their_ttl() -> None:
+    """The repository's own pyproject: production's 1200 s timeout is longer than its lock_ttl, which is fine now
+    that a deploy renews its lease; what must hold is a ttl of several heartbeats."""
+    from pathlib import Path
+
+    from shipyard.deploy import load_environments
+
+    envs = load_environments(Path(__file__).resolve().parents[2])
+    assert envs["production"].timeout > envs["production"].lock_ttl
+    for env in envs.values():
+        assert env.lock_ttl >= 3 * env.lock_heartbeat, env.name

@@ -14,6 +14,7 @@ cancellation goes on: a build stops at its next line of output, the deploy at it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.request
 from typing import Any
 
@@ -89,7 +90,9 @@ async def run_interruptible(stop: Interrupts, work: Any, *args: Any, **kwargs: A
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         stop.trip("SIGINT or SIGTERM (pipeline cancelled)")
-        await asyncio.wait([future])
+        while not future.done():  # a second signal cancels us again: keep waiting for the undo to finish
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
         raise
 
 
