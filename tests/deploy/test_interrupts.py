@@ -78,8 +78,17 @@ def wait_phase(docker_client: Any, env: str, phase: str, proc: subprocess.Popen[
     wait_for(reached, 60, f"phase {phase}")
 
 
-def containers(docker_client: Any, env: str) -> list[Any]:
-    return list(docker_client.containers.list(all=True, filters={"label": f"shipyard.env={env}"}))
+def containers(docker_client: Any, env: str) -> list[dict[str, Any]]:
+    """The environment's service containers (running or kept stopped for rollback), as the engine lists them."""
+    found = docker_client.api.containers(all=True, filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]})
+    return [
+        {"image": c["Labels"]["shipyard.image"], "deploy_id": c["Labels"]["shipyard.deploy-id"], "state": c["State"]}
+        for c in found
+    ]
+
+
+def running_images(docker_client: Any, env: str) -> list[str]:
+    return [c["image"] for c in containers(docker_client, env) if c["state"] == "running"]
 
 
 def records(project: Project, env: str) -> list[dict[str, Any]]:
@@ -101,15 +110,14 @@ def test_a_signal_stops_the_deploy_and_leaves_the_old_version(
     assert proc.returncode == 130, err
     assert_clean_failure(subprocess.CompletedProcess([], 130, out, err), "interrupted by", signal.Signals(signum).name)
     assert get_version(port) == "v1"
-    left = containers(docker_client, name)
-    assert [c.labels["shipyard.image"] for c in left] == [hello_images["v1"]]  # no orphan, v1 untouched
-    assert left[0].status == "running"
+    assert running_images(docker_client, name) == [hello_images["v1"]]  # v1 untouched
     assert not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{name}$"})
     history = records(project, name)
     assert [(r["image"], r["result"]) for r in history] == [
         (hello_images["v1"], "succeeded"),
         (hello_images["v3"], "interrupted"),
     ]
+    assert not [c for c in containers(docker_client, name) if c["deploy_id"] == history[-1]["deploy_id"]]  # no orphan
     assert signal.Signals(signum).name in history[-1]["reason"]
     # the environment is usable at once: the next deploy needs no unlock and no waiting
     again = project.invoke("deploy", "--env", name, "--image", hello_images["v2"])
@@ -126,9 +134,8 @@ def test_kill_9_is_found_by_the_next_deploy_which_cleans_up_and_records_it(
     wait_phase(docker_client, name, phase, proc)
     proc.kill()
     proc.communicate(timeout=30)
-    # v1 is untouched. (Until the proxy lands, a v3 orphan left by kill -9 shares the port through SO_REUSEPORT.)
-    v1 = [c for c in containers(docker_client, name) if c.labels["shipyard.image"] == hello_images["v1"]]
-    assert [c.status for c in v1] == ["running"]
+    # v1 is untouched. (With the SO_REUSEPORT target, a v3 orphan left by kill -9 shares the port until cleaned up.)
+    assert hello_images["v1"] in running_images(docker_client, name)
     holder = docker_client.containers.get(f"shipyard-lock-{name}").labels["shipyard.holder"]
     refused = project.invoke("deploy", "--env", name, "--image", hello_images["v2"])
     assert_clean_failure(refused, "is locked by", holder)  # its heartbeat is not ttl old yet
@@ -137,8 +144,8 @@ def test_kill_9_is_found_by_the_next_deploy_which_cleans_up_and_records_it(
     taken = project.invoke("deploy", "--env", name, "--image", hello_images["v2"], "--json")
     assert taken.returncode == 0, taken.stderr
     assert get_version(port) == "v2"
-    left = containers(docker_client, name)
-    assert [c.labels["shipyard.image"] for c in left] == [hello_images["v2"]]  # the orphan v3 is gone
+    assert running_images(docker_client, name) == [hello_images["v2"]]
+    assert hello_images["v3"] not in [c["image"] for c in containers(docker_client, name)]  # the orphan is gone
     history = records(project, name)
     results = [(r["image"], r["result"]) for r in history]
     if phase == "lock" and len(results) == 2:  # killed before it wrote its start record: nothing to abandon
