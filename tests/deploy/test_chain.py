@@ -140,8 +140,11 @@ def test_sigint_during_the_chains_health_check_stops_the_deploy_before_any_swap(
             assert proc.returncode == 130, err
             records = journal.records()
             assert [r.result for r in records] == ["succeeded", "interrupted"]
-            left = docker_client.containers.list(all=True, filters={"label": f"shipyard.env={name}"})
-            assert [c.labels["shipyard.deploy-id"] for c in left] == [first.deploy_id]
+            services = docker_client.api.containers(
+                all=True, filters={"label": [f"shipyard.env={name}", "shipyard.role=service"]}
+            )
+            assert [c["Labels"]["shipyard.deploy-id"] for c in services] == [first.deploy_id]  # no orphan
+            assert services[0]["State"] == "running"
             body = httpx.get(f"http://127.0.0.1:{port}/version", timeout=5).json()
             assert body["service"] == "hello-service"
             assert not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{name}$"})
