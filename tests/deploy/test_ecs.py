@@ -13,6 +13,8 @@ Moto behaviour these tests rely on (moto 5.x, ``moto/ecs/models.py``):
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -123,7 +125,7 @@ def test_deploy_registers_a_revision_pinned_by_digest_and_keeps_the_previous(ecs
     assert SECRET not in json.dumps(td) + proc.stdout + proc.stderr
     # history in S3, and the lock released
     keys = ecs_ok.history_keys()
-    assert [k for k in keys if k.startswith("shipyard/history/stg/")]
+    assert [k for k in keys if k.startswith("shipyard/journal/stg/")]
     assert not [k for k in keys if "locks" in k]
     hist = ecs_ok.project.invoke("history", "--env", "stg", "--json")
     records = json.loads(hist.stdout)
@@ -234,3 +236,162 @@ def test_a_second_deploy_is_refused_while_the_lock_is_held(ecs_ok: Ecs) -> None:
     proc = ecs_ok.project.invoke("deploy", "--env", "stg", "--image", f"{ecs_ok.repo}@{NEW_DIGEST}")
     assert_clean_failure(proc, "locked by alice@ci (deploy 42)")
     assert ecs_ok.service_td() == ecs_ok.first_arn
+
+
+# ---------------------------------------------------------------------------------------------- interrupts
+# Moto behaviour these rely on, besides the above: ``update_service`` sets the service's taskDefinition at once and
+# reuses deployments[0] under a new id. A rollout that ECS is still working on is staged by setting that
+# deployment IN_PROGRESS in the server's backend; the RESTORE (the service back on the first revision) is then
+# completed by the ``slow_rollout`` thread, as ECS would once the old tasks are running again. Moto never expires a
+# session token, so the expired token is injected at the botocore layer of the deployer's ECS client
+# (``before-call``), and only there: S3 and the restore's fresh client reach moto as usual.
+
+
+LEASE_TTL = 8
+
+
+@pytest.fixture
+def slow_rollout(ecs_ok: Ecs) -> Iterator[Ecs]:
+    from moto.backends import get_backend
+
+    service = get_backend("ecs")["123456789012"]["us-east-1"].services[f"{ecs_ok.cluster}:{ecs_ok.service}"]
+    original = service.deployments[0]["id"]
+    service.deployments[0]["rolloutState"] = "IN_PROGRESS"
+    stop = threading.Event()
+
+    def complete_the_restore() -> None:
+        while not stop.is_set():
+            first = service.deployments[0]
+            if service.task_definition == ecs_ok.first_arn and first["id"] != original:
+                first["rolloutState"] = "COMPLETED"
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=complete_the_restore, daemon=True)
+    thread.start()
+    ecs_ok.project.write(
+        {
+            "stg": {
+                "target": "ecs",
+                "image": "app",
+                "cluster": ecs_ok.cluster,
+                "service": ecs_ok.service,
+                "container": "web",
+                "history_bucket": ecs_ok.bucket,
+                "timeout": 60,
+                "poll_interval": 0.2,
+                "lock_ttl": LEASE_TTL,
+                "lock_heartbeat": 0.5,
+            }
+        }
+    )
+    yield ecs_ok
+    stop.set()
+    thread.join()
+
+
+def journal(ecs: Ecs) -> Any:
+    from shipyard.deploy._s3_state import S3History
+
+    return S3History(ecs.s3, ecs.bucket, "stg")
+
+
+def wait_updated(ecs: Ecs, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not any(p.get("phase") == "updated" for d in journal(ecs).open_deploys() for p in d.phases):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the deploy never reached update_service"
+        time.sleep(0.1)
+
+
+def start(ecs: Ecs, digest: str) -> subprocess.Popen[str]:
+    from .conftest import INVOKE
+
+    return subprocess.Popen(
+        [INVOKE, "deploy", "--env", "stg", "--image", f"{ecs.repo}@{digest}"],
+        cwd=ecs.project.root,
+        env=ecs.project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_following_restores_the_previous_revision_and_records_it(slow_rollout: Ecs, signum: int) -> None:
+    proc = start(slow_rollout, NEW_DIGEST)
+    wait_updated(slow_rollout, proc)
+    assert slow_rollout.service_td() != slow_rollout.first_arn  # the service is on the new revision now
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    name = signal.Signals(signum).name
+    assert_clean_failure(subprocess.CompletedProcess([], 130, _out, err), f"interrupted by {name}", "restored")
+    assert slow_rollout.service_td() == slow_rollout.first_arn
+    records = json.loads(slow_rollout.project.invoke("history", "--env", "stg", "--json").stdout)
+    assert [r["result"] for r in records] == ["interrupted"]
+    assert f"restored {slow_rollout.first_arn}" in records[0]["reason"]
+    assert "COMPLETED" in records[0]["reason"]  # the restore was followed to a stable state
+    assert not [k for k in slow_rollout.history_keys() if "locks" in k]
+
+
+def test_kill_9_while_following_is_restored_by_the_next_deploy(slow_rollout: Ecs) -> None:
+    proc = start(slow_rollout, NEW_DIGEST)
+    wait_updated(slow_rollout, proc)
+    proc.kill()
+    proc.communicate(timeout=30)
+    new_arn = slow_rollout.service_td()
+    assert new_arn != slow_rollout.first_arn  # left on the unproven revision, lock held
+    refused = slow_rollout.project.invoke("deploy", "--env", "stg", "--image", f"{slow_rollout.repo}@{DIGEST}")
+    assert_clean_failure(refused, "is locked by")
+    from shipyard.deploy._s3_state import S3Lock
+
+    lease = S3Lock(slow_rollout.s3, slow_rollout.bucket, "stg", LEASE_TTL)
+    while (info := lease.current()) is not None and time.time() - info.renewed <= LEASE_TTL + 0.3:
+        time.sleep(0.2)  # until lock_ttl has passed since the dead holder's last heartbeat
+    after = slow_rollout.project.invoke("deploy", "--env", "stg", "--image", f"{slow_rollout.repo}@{DIGEST}")
+    assert after.returncode == 0, after.stderr
+    records = json.loads(slow_rollout.project.invoke("history", "--env", "stg", "--json").stdout)
+    assert [r["result"] for r in records] == ["abandoned", "succeeded"]
+    assert f"restored {slow_rollout.first_arn}" in records[0]["reason"]
+    assert records[0]["phase"] == "updated"
+
+
+def test_an_expired_token_while_following_restores_and_records(
+    slow_rollout: Ecs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    from shipyard.deploy import get_environment
+    from shipyard.deploy._aws import client
+    from shipyard.deploy._ecs import EcsTarget
+    from shipyard.deploy._flow import deploy
+
+    for key, value in slow_rollout.moto.env.items():
+        monkeypatch.setenv(key, value)
+    ecs = client("ecs")
+    calls = {"update": 0}
+
+    def expire(**kwargs: Any) -> Any:
+        if kwargs.get("model").name == "UpdateService":  # type: ignore[union-attr]
+            calls["update"] += 1
+            return None
+        if calls["update"] and kwargs.get("model").name == "DescribeServices":  # type: ignore[union-attr]
+            error = {
+                "Code": "ExpiredTokenException",
+                "Message": "The security token included in the request is expired",
+            }
+            return AWSResponse("", 400, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return None
+
+    ecs.meta.events.register("before-call.ecs", expire)
+    env = get_environment("stg", slow_rollout.project.root)
+    result = deploy(env, f"{slow_rollout.repo}@{NEW_DIGEST}", target=EcsTarget(env, ecs=ecs))
+    assert result.result == "failed"
+    assert "ExpiredTokenException" in result.reason
+    assert f"restored {slow_rollout.first_arn}" in result.reason
+    assert slow_rollout.service_td() == slow_rollout.first_arn
+    records = json.loads(slow_rollout.project.invoke("history", "--env", "stg", "--json").stdout)
+    assert [r["result"] for r in records] == ["failed"]
+    assert "ExpiredTokenException" in records[0]["reason"]
+    assert not [k for k in slow_rollout.history_keys() if "locks" in k]

@@ -33,7 +33,8 @@ _COMMON = {
     "region": Field(str, default=""),
     "health_path": Field(str, default="/healthz"),
     "timeout": Field((int, float), default=60),
-    "lock_ttl": Field((int, float), default=900),
+    "lock_ttl": Field((int, float), default=60, help="seconds a lock outlives its holder's last heartbeat"),
+    "lock_heartbeat": Field((int, float), default=10, help="seconds between lock renewals"),
     "require": Field(list, default=[], help="deploy-gate rules (docs/supply-chain.md)"),
 }
 _DOCKER = {
@@ -68,7 +69,8 @@ class Environment:
     region: str = ""
     health_path: str = "/healthz"
     timeout: float = 60.0
-    lock_ttl: float = 900.0
+    lock_ttl: float = 60.0
+    lock_heartbeat: float = 10.0
     default: bool = False
     settings: Mapping[str, Any] = field(default_factory=dict)
     file: str = PYPROJECT
@@ -120,12 +122,14 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
     require = parse_rules(values.pop("require"), file=file, key=f"{key}.require")
     if timeout <= 0:
         raise ConfigError("must be a positive number of seconds", file=file, key=f"{key}.timeout")
+    lock_heartbeat = _lease_timing(lock_ttl, float(values.pop("lock_heartbeat")), file=file, key=key)
     return Environment(
         name=name,
         env=env,
         secrets=secrets,
         timeout=timeout,
         lock_ttl=lock_ttl,
+        lock_heartbeat=lock_heartbeat,
         settings=values,
         file=file,
         require=require,
@@ -253,6 +257,24 @@ def _check_ecs(values: Mapping[str, Any], *, file: str, key: str) -> None:
             file=file,
             key=f"{key}.history_bucket",
         )
+
+
+#: A lease survives this many missed heartbeats before it counts as stale.
+MISSED_HEARTBEATS = 3
+
+
+def _lease_timing(lock_ttl: float, heartbeat: float, *, file: str, key: str) -> float:
+    """``heartbeat`` if a lock renewed that often survives a few missed renewals within ``lock_ttl``."""
+    if heartbeat <= 0:
+        raise ConfigError("must be a positive number of seconds", file=file, key=f"{key}.lock_heartbeat")
+    if lock_ttl < MISSED_HEARTBEATS * heartbeat:
+        raise ConfigError(
+            f"is {lock_ttl:g} s, less than {MISSED_HEARTBEATS} heartbeats of {heartbeat:g} s: a live deploy would "
+            f"lose its lock; raise lock_ttl to >= {MISSED_HEARTBEATS * heartbeat:g} or lower lock_heartbeat",
+            file=file,
+            key=f"{key}.lock_ttl",
+        )
+    return heartbeat
 
 
 def load_environments(root: Path | None = None) -> dict[str, Environment]:

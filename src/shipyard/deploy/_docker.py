@@ -18,7 +18,7 @@ from shipyard._secrets import redact
 from shipyard.deploy._config import Environment
 from shipyard.deploy._docker_state import DockerHistory, DockerLock
 from shipyard.deploy._health import probe, wait_healthy
-from shipyard.deploy._model import Shipped
+from shipyard.deploy._model import Progress, Shipped
 from shipyard.deploy._secret_refs import resolve_values
 
 __all__ = ["DockerTarget", "docker_client"]
@@ -64,7 +64,7 @@ class DockerTarget:
         self.prefix = str(env.setting("container") or f"shipyard-{env.name}")
 
     def lock(self) -> DockerLock:
-        return DockerLock(self.client, self.env.name, self.env.lock_ttl)
+        return DockerLock(self.client, self.env.name, self.env.lock_ttl, self.env.lock_heartbeat)
 
     def history(self) -> DockerHistory:
         return DockerHistory(self.client, self.env.name)
@@ -115,7 +115,18 @@ class DockerTarget:
             "image": containers[-1].labels.get("shipyard.image", "") if containers else "",
         }
 
-    def ship(self, image: str, deploy_id: str, *, dry_run: bool = False, revision: str = "") -> Shipped:
+    def recover(self, deploy_id: str, phases: list[dict[str, Any]]) -> str:
+        """Remove the containers of a deploy that died before it replaced the old version."""
+        if any(p.get("phase") == "switched" for p in phases):
+            return "it had replaced the previous version already; its container kept"
+        found = self.client.containers.list(all=True, filters={"label": f"shipyard.deploy-id={deploy_id}"})
+        for container in found:
+            container.remove(force=True)
+        return f"removed its container {', '.join(c.name for c in found)}" if found else "it left no container"
+
+    def ship(
+        self, image: str, deploy_id: str, *, progress: Progress, dry_run: bool = False, revision: str = ""
+    ) -> Shipped:
         import docker.errors
 
         old = self.running()
@@ -142,6 +153,7 @@ class DockerTarget:
             "shipyard.health-port": str(health_port),
         }
         name = f"{self.prefix}-{deploy_id}"
+        progress.phase("starting", container=name)
         try:
             new = self.client.containers.run(
                 found.id,
@@ -156,13 +168,23 @@ class DockerTarget:
         except docker.errors.APIError as exc:
             raise DeployError(f"cannot start {name}: {redact(str(exc.explanation))}") from exc
         log.info("docker.started", container=name, health_port=health_port, digest=digest)
+        try:
+            progress.phase("started")
 
-        def exited() -> str | None:
-            new.reload()
-            return f"container exited with {new.attrs['State'].get('ExitCode')}" if new.status == "exited" else None
+            def exited() -> str | None:
+                progress.check()
+                new.reload()
+                return f"container exited with {new.attrs['State'].get('ExitCode')}" if new.status == "exited" else None
 
-        url = f"http://{self.host}:{health_port}{self.env.health_path}"
-        healthy, why = wait_healthy(url, self.env.timeout, alive=exited)
+            url = f"http://{self.host}:{health_port}{self.env.health_path}"
+            healthy, why = wait_healthy(url, self.env.timeout, alive=exited)
+            if healthy:
+                progress.phase("healthy")
+                # From here the new container serves beside the old one (both on the port); the old ones retire next.
+                progress.phase("switched", previous=",".join(c.name for c in old))
+        except BaseException:  # interrupted or broken before it took over: the unproven container goes
+            new.remove(force=True)
+            raise
         details = {"container": name, "digest": digest, "health_url": url}
         if not healthy:
             tail = redact(new.logs(tail=LOG_TAIL).decode(errors="replace")).rstrip()

@@ -3,8 +3,10 @@
 The ``services_stable`` waiter is not used on purpose: it succeeds when a circuit breaker has rolled the service
 back (one deployment, running == desired). Instead the PRIMARY deployment id returned by ``update_service`` is
 followed until its ``rolloutState`` is COMPLETED (success) or FAILED, it disappears (replaced by a rollback), or the
-deadline passes; all but COMPLETED are failures, after which the previous task definition is put back. Previous
-revisions are never deregistered, so ``rollback`` can always return to them.
+deadline passes; all but COMPLETED are failures. From ``update_service`` on, ANY failure or interrupt (an expired
+token while following, SIGINT/SIGTERM via the deploy's progress) puts the previous task definition back on a
+fresh client (so refreshed credentials are used) and follows that restore until it is stable or its own deadline
+passes. Previous revisions are never deregistered, so ``rollback`` can always return to them.
 """
 
 from __future__ import annotations
@@ -16,14 +18,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shipyard._errors import DeployError
+from shipyard._errors import DeployError, DeployInterrupted
+from shipyard._logging import get_logger
 from shipyard.deploy._aws import aws_errors, client
 from shipyard.deploy._config import TABLE, Environment
-from shipyard.deploy._model import Shipped
+from shipyard.deploy._model import Progress, Shipped
 from shipyard.deploy._s3_state import S3History, S3Lock
 from shipyard.deploy._secret_refs import resolve_arns
 
 __all__ = ["EcsTarget", "Rollout"]
+
+log = get_logger("shipyard.deploy.ecs")
+#: Longest sleep between checks for a stop request while following a rollout.
+CHECK_SLICE = 0.2
 
 #: Keys of describe_task_definition's output that register_task_definition accepts back.
 _REGISTRABLE = (
@@ -152,11 +159,14 @@ class EcsTarget:
             raise DeployError(f"ECS service {self.service} reported no PRIMARY deployment after update_service")
         return str(primary[0]["id"])
 
-    def follow(self, deployment_id: str, timeout: float) -> Rollout:
-        """Poll the service until deployment ``deployment_id`` completes, fails, vanishes, or time runs out."""
+    def follow(self, deployment_id: str, timeout: float, progress: Progress | None = None) -> Rollout:
+        """Poll the service until deployment ``deployment_id`` completes, fails, vanishes, or time runs out.
+        ``progress.check()`` runs between polls (at least every ``CHECK_SLICE`` s): a stop request raises."""
         deadline = self._clock() + timeout
         state = "UNKNOWN"
         while True:
+            if progress is not None:
+                progress.check()
             deployments = {d["id"]: d for d in self.describe_service().get("deployments", [])}
             current = deployments.get(deployment_id)
             if current is None:
@@ -171,14 +181,22 @@ class EcsTarget:
                 return Rollout(
                     False, deployment_id, "TIMEOUT", f"rollout still {state} after {timeout:.0f} s (timeout)"
                 )
-            self._sleep(min(self._poll, max(deadline - self._clock(), 0.0)))
+            wake = min(self._clock() + self._poll, deadline)
+            while True:
+                if progress is not None:
+                    progress.check()
+                left = wake - self._clock()
+                if left <= 0:
+                    break
+                self._sleep(min(left, CHECK_SLICE))
 
     # ------------------------------------------------------------------ the Target protocol
     def _s3(self) -> Any:
         return client("s3", self.env.region)
 
     def lock(self) -> S3Lock:
-        return S3Lock(self._s3(), str(self.env.setting("history_bucket")), self.env.name, self.env.lock_ttl)
+        bucket = str(self.env.setting("history_bucket"))
+        return S3Lock(self._s3(), bucket, self.env.name, self.env.lock_ttl, self.env.lock_heartbeat)
 
     def history(self) -> S3History:
         return S3History(self._s3(), str(self.env.setting("history_bucket")), self.env.name)
@@ -207,7 +225,9 @@ class EcsTarget:
             ],
         }
 
-    def ship(self, image: str, deploy_id: str, *, dry_run: bool = False, revision: str = "") -> Shipped:
+    def ship(
+        self, image: str, deploy_id: str, *, progress: Progress, dry_run: bool = False, revision: str = ""
+    ) -> Shipped:
         service = self.describe_service()
         previous_arn = str(service["taskDefinition"])
         current = self.task_definition(previous_arn)
@@ -222,20 +242,62 @@ class EcsTarget:
             if dry_run:
                 return Shipped(True, previous_image=previous_image, details={"diff": self.diff(current, spec)})
             target_arn = self.register(spec)
-        deployment_id = self.update(target_arn)
-        rollout = self.follow(deployment_id, self.env.timeout)
-        details = {
-            "deployment_id": deployment_id,
-            "rollout_state": rollout.state,
-            "task_definition": target_arn,
-            "previous_task_definition": previous_arn,
-        }
-        if rollout.ok:
-            return Shipped(True, previous_image=previous_image, revision=target_arn, details=details)
-        restored = f"restored {previous_arn}"
+        # Journaled BEFORE update_service: a deploy killed from here on is undone by recover() from these two ARNs.
+        progress.phase("updating", task_definition=target_arn, previous_task_definition=previous_arn)
+        details = {"task_definition": target_arn, "previous_task_definition": previous_arn}
         try:
-            self.update(previous_arn)
-        except DeployError as exc:
-            restored = f"could NOT restore {previous_arn}: {exc}"
-        reason = f"ECS deployment {deployment_id} {rollout.state}: {rollout.reason}; {restored}"
+            deployment_id = self.update(target_arn)
+            details["deployment_id"] = deployment_id
+            progress.phase("updated", deployment_id=deployment_id)
+            rollout = self.follow(deployment_id, self.env.timeout, progress)
+            details["rollout_state"] = rollout.state
+            if rollout.ok:
+                progress.phase("completed", deployment_id=deployment_id)
+                return Shipped(True, previous_image=previous_image, revision=target_arn, details=details)
+            why = f"ECS deployment {deployment_id} {rollout.state}: {rollout.reason}"
+            failure: BaseException | None = None
+        except BaseException as exc:  # noqa: BLE001 - whatever stopped us after update_service, undo it
+            why, failure = (str(exc) if isinstance(exc, DeployError) else f"{type(exc).__name__}: {exc}"), exc
+        restored = self.restore(previous_arn)
+        progress.phase("restored", reason=f"{why}; {restored}")
+        reason = f"{why}; {restored}"
+        if isinstance(failure, DeployInterrupted | KeyboardInterrupt):
+            raise DeployInterrupted(reason) from failure
+        if failure is not None and not isinstance(failure, Exception):
+            raise failure
         return Shipped(False, reason, previous_image=previous_image, revision=target_arn, details=details)
+
+    def restore(self, previous_arn: str) -> str:
+        """Put ``previous_arn`` back and follow that deployment until stable; say how it went. Never raises a
+        DeployError: the caller reports the original failure, with this appended."""
+        self._ecs = client("ecs", self.env.region)  # fresh credentials: the old token may be what failed
+        try:
+            deployment_id = self.update(previous_arn)
+        except DeployError as first:
+            log.warning("ecs.restore-retry", error=str(first))
+            self._sleep(1.0)
+            try:
+                deployment_id = self.update(previous_arn)
+            except DeployError as exc:
+                return f"could NOT restore {previous_arn}: {exc}; run `invoke rollback` once AWS answers"
+        try:
+            rollout = self.follow(deployment_id, self.env.timeout)
+        except DeployError as exc:
+            return f"restored {previous_arn} (deployment {deployment_id}; could not follow it: {exc})"
+        if rollout.ok:
+            return f"restored {previous_arn} (deployment {deployment_id} COMPLETED)"
+        return f"restored {previous_arn} (deployment {deployment_id} {rollout.state}: {rollout.reason})"
+
+    def recover(self, deploy_id: str, phases: list[dict[str, Any]]) -> str:
+        """A deploy killed after it journaled ``updating``: put its previous task definition back if the service
+        still runs its new one. Idempotent."""
+        updating = [p for p in phases if p.get("phase") == "updating"]
+        if not updating:
+            return "it had not changed the service; nothing to undo"
+        if any(p.get("phase") == "completed" for p in phases):
+            return f"its rollout had completed; {updating[-1].get('task_definition')} kept"
+        new, previous = str(updating[-1]["task_definition"]), str(updating[-1]["previous_task_definition"])
+        now = str(self.describe_service().get("taskDefinition", ""))
+        if now != new:
+            return f"the service runs {now}, not its {new}; nothing to undo"
+        return self.restore(previous)

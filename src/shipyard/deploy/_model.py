@@ -16,13 +16,15 @@ __all__ = [
     "HistoryStore",
     "Lock",
     "Outcome",
+    "Progress",
     "Shipped",
     "Target",
     "new_deploy_id",
     "who",
 ]
 
-Outcome = Literal["succeeded", "failed", "rolled-back", "dry-run"]
+#: ``running``: a start record without an end record (the deploy is under way, or died and awaits recovery).
+Outcome = Literal["succeeded", "failed", "rolled-back", "dry-run", "interrupted", "abandoned", "running", "unlocked"]
 
 
 def new_deploy_id() -> str:
@@ -55,7 +57,9 @@ class HistoryRecord:
     reason: str = ""
     previous_image: str = ""
     revision: str = ""
-    action: Literal["deploy", "rollback"] = "deploy"
+    action: Literal["deploy", "rollback", "unlock"] = "deploy"
+    phase: str = ""
+    rollback_to: str = ""
     #: What the deploy gate verified about the image (``shipyard.attest``); empty without a gate.
     verified: dict[str, Any] = field(default_factory=dict)
 
@@ -111,21 +115,31 @@ class DeployResult:
 
 
 class Lock(Protocol):
-    """A per-environment deploy lock stored where the target lives."""
+    """A per-environment deploy lease stored where the target lives (see ``_lease.py``)."""
 
     def acquire(self, holder: str) -> None:
-        """Take the lock, or raise ``DeployError`` naming the current holder. A stale lock is taken over."""
+        """Take the lease and keep renewing it, or raise ``DeployError`` naming the live holder. A lease whose
+        holder stopped renewing for ``lock_ttl`` is taken over."""
 
-    def release(self) -> None: ...
+    def check(self) -> None:
+        """Raise ``DeployError`` if the lease was lost (renewal failed for ``lock_ttl``, or it was taken over)."""
+
+    def release(self) -> None:
+        """Stop renewing and delete the lease, only if it is still this holder's (compare-and-delete)."""
 
 
 class HistoryStore(Protocol):
-    """An environment's deploy history, stored where the target lives."""
+    """An environment's deploy journal, stored where the target lives (see ``_journal.py``)."""
 
-    def append(self, record: HistoryRecord) -> None: ...
+    def append(self, entry: dict[str, Any]) -> None:
+        """Write one journal entry (start, phase, end, unlock) whole, redacted field by field."""
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every readable entry, oldest first; a corrupt one is named in a warning and skipped."""
+        ...
 
     def records(self) -> list[HistoryRecord]:
-        """Oldest first."""
+        """One record per deploy, oldest first."""
         ...
 
 
@@ -140,6 +154,16 @@ class Shipped:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class Progress(Protocol):
+    """What a target reports while it ships, phase by phase; the deploy flow journals each phase."""
+
+    def phase(self, name: str, **details: Any) -> None:
+        """Record that phase ``name`` was reached. Raises ``DeployInterrupted`` when a stop was asked for."""
+
+    def check(self) -> None:
+        """Raise ``DeployInterrupted`` when SIGINT or SIGTERM arrived; targets call it inside every wait loop."""
+
+
 class Target(Protocol):
     """A place to deploy to (``docker`` host or ``ecs`` service): the seam the deploy flow drives."""
 
@@ -149,8 +173,14 @@ class Target(Protocol):
 
     def history(self) -> HistoryStore: ...
 
-    def ship(self, image: str, deploy_id: str, *, dry_run: bool = False, revision: str = "") -> Shipped:
-        """Deploy ``image``; on failure leave (or put back) the previous version serving and say why."""
+    def ship(
+        self, image: str, deploy_id: str, *, progress: Progress, dry_run: bool = False, revision: str = ""
+    ) -> Shipped:
+        """Deploy ``image``; on failure or interrupt leave (or put back) the previous version serving and say why."""
+        ...
+
+    def recover(self, deploy_id: str, phases: list[dict[str, Any]]) -> str:
+        """Undo what a deploy killed mid-way left (its journal ``phases``); say what was done. Idempotent."""
         ...
 
     def status(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from shipyard.tasks._base import shipyard_task
 
-__all__ = ["deploy", "history", "rollback", "status"]
+__all__ = ["deploy", "history", "rollback", "status", "unlock"]
 
 _ENV_HELP = "the environment, from [tool.shipyard.environments.*] (default: the one with default = true)"
 
@@ -40,8 +40,12 @@ def _finish(result: Any, *, as_json: bool) -> None:
         tail = "\n".join(untrusted(tail.splitlines())) if in_github_actions() else tail
         lines.append("new container's last log lines:\n" + tail)
     _emit(result.to_dict(), as_json=as_json, text="\n".join(lines))
+    if result.result == "interrupted":
+        from shipyard._errors import DeployInterrupted
+
+        raise DeployInterrupted(f"deploy to {result.env!r} {result.reason}")
     if not result.ok:
-        raise DeployError(f"deploy to {result.env!r} failed: {result.reason}")
+        raise DeployError(f"deploy to {result.env!r} {result.result}: {result.reason}")
 
 
 def _setup() -> None:
@@ -106,14 +110,31 @@ def _check_host(environment: Any) -> None:
         ) from exc
 
 
-@shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
-def rollback(c: Any, env: str | None = None, json: bool = False) -> None:
-    """Return an environment to its previous successful deploy."""
+@shipyard_task(
+    help={
+        "env": _ENV_HELP,
+        "to": "return to this deploy id or image (default: the deploy before the one serving now)",
+        "dry_run": "show what would change and change nothing",
+        "json": "print a machine-readable result",
+    }
+)
+def rollback(c: Any, env: str | None = None, to: str = "", dry_run: bool = False, json: bool = False) -> None:
+    """Return an environment to the deploy before the current one (again: one step further back), or to --to."""
     _setup()
     from shipyard.deploy import get_environment
     from shipyard.deploy import rollback as run_rollback
 
-    _finish(run_rollback(get_environment(env)), as_json=json)
+    _finish(run_rollback(get_environment(env), to=to, dry_run=dry_run), as_json=json)
+
+
+@shipyard_task(help={"env": _ENV_HELP, "reason": "why (required; recorded in the history with your name)"})
+def unlock(c: Any, env: str | None = None, reason: str = "") -> None:
+    """Remove an environment's deploy lock whoever holds it (a dead deploy's), recorded in its history."""
+    _setup()
+    from shipyard.deploy import get_environment
+    from shipyard.deploy._flow import unlock as run_unlock
+
+    _emit({}, as_json=False, text=run_unlock(get_environment(env), reason))
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print a machine-readable result"})
@@ -151,9 +172,9 @@ def history(c: Any, env: str | None = None, json: bool = False, limit: str = "20
     rows = []
     for r in records:
         when = datetime.datetime.fromtimestamp(r.started_at, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-        line = f"{when}  {r.action:8}  {r.result:9}  {r.duration:6.1f}s  {r.who}  {r.image}"
+        line = f"{when}  {r.deploy_id}  {r.action:8}  {r.result:11}  {r.duration:6.1f}s  {r.who}  {r.image}"
         rows.append(line + (f"  ({r.reason})" if r.reason else ""))
     _emit([r.to_dict() for r in records], as_json=json, text="\n".join(rows) or "(no deploys yet)")
 
 
-TASKS = (deploy, rollback, status, history)
+TASKS = (deploy, rollback, status, history, unlock)
