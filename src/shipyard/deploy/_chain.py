@@ -99,7 +99,7 @@ async def run_interruptible(stop: Interrupts, work: Any, *args: Any, **kwargs: A
 def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
     """Build what is missing, push it, deploy it by digest, verify it. Returns the deploy's result."""
     from shipyard.images import build_image, load_image, push_image
-    from shipyard.pipeline import ImageArtifact, Pipeline, StageContext, StageFailed, run_pipeline
+    from shipyard.pipeline import ImageArtifact, Pipeline, StageContext, run_pipeline
 
     root = find_root()
     if not env.registry:
@@ -170,8 +170,13 @@ def deploy_chain(env: Environment, *, dry_run: bool = False) -> DeployResult:
             raise DeployError(f"verify: {env.name} runs {info.get('image')!r}, expected {result.image!r}")
         ctx.summary = f"{env.name} serves {result.image}"
 
-    report = run_pipeline(pipeline, root=root, check=False)
-    result = outcome.get("result")
+    return _deploy_result(run_pipeline(pipeline, root=root, check=False), outcome.get("result"))
+
+
+def _deploy_result(report: Any, result: DeployResult | None) -> DeployResult:
+    """The deploy's result, once the run's report says how it went; a run that failed elsewhere raises."""
+    from shipyard.pipeline import StageFailed
+
     if result is None or (result.ok and report.result != "passed"):
         raise StageFailed(report)
     return result  # a failed deploy is the caller's to report (its run report already says failed)
