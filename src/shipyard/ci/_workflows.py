@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard import _command
-from shipyard._errors import ConfigError
+from shipyard._errors import CommandFailed, ConfigError
 from shipyard.ci._config import CiConfig, load_config
 from shipyard.ci._deploys import DeployPlan, plan_deploys
 from shipyard.ci._drift import Drift, DriftKind, compare, deploy_drift, pin_drift
@@ -114,16 +114,28 @@ def load_project(root: Path, *, run: Runner = _command.run) -> Project:
         have = {s.name for s in sessions} | {s.session for s in sessions}
         extra = [name for name in config.extra_sessions if name not in have]
         if extra:
-            found = list_sessions(root, config.noxfile, run=run, select=extra)
+            found = _list_selected(root, config.noxfile, extra, run=run)
             missing = sorted(set(extra) - {s.name for s in found} - {s.session for s in found})
             if missing:
                 raise ConfigError(
-                    f"session {missing[0]!r} is not defined in {config.noxfile}",
+                    f"session {missing[0]!r} is not defined in {config.noxfile}; fix the name or define it",
                     file=str(root / "pyproject.toml"),
                     key="tool.shipyard.ci.extra-sessions",
                 )
             sessions += found
     return Project(config, sessions, plan_deploys(root, config))
+
+
+def _list_selected(root: Path, noxfile: str, names: list[str], *, run: Runner) -> list[NoxSession]:
+    """The named sessions; nox refuses the whole listing when one is unknown, so then each is listed alone."""
+    try:
+        return list_sessions(root, noxfile, run=run, select=names)
+    except CommandFailed as exc:
+        if "Sessions not found" not in exc.output or len(names) == 1:
+            if "Sessions not found" in exc.output:
+                return []
+            raise
+    return [s for name in names for s in _list_selected(root, noxfile, [name], run=run)]
 
 
 def render_project(root: Path, *, run: Runner = _command.run) -> list[Workflow]:
