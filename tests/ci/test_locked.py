@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,18 +51,19 @@ def test_the_lock_jobs_command_fails_on_a_stale_lock_and_leaves_it_unchanged(mak
         pytest.fail("uv is not on PATH (ci/install-uv.sh installs it)")
     root = make_project(NOXFILE)
     generate(root)
-    subprocess.run([uv, "lock", "--offline"], cwd=root, check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")}
+    subprocess.run([uv, "lock", "--offline"], cwd=root, check=True, capture_output=True, env=env)
     pyproject = root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('version = "0"', 'version = "1"'))  # the lock is now stale
     lock = (root / "uv.lock").read_bytes()
     (command,) = _commands(root, CI_WORKFLOW)["lock"]
     done = subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", command], cwd=root, capture_output=True, text=True, check=False
+        ["bash", "-eo", "pipefail", "-c", command], cwd=root, capture_output=True, text=True, check=False, env=env
     )
     assert done.returncode != 0
     assert "needs to be updated" in done.stderr, done.stderr  # uv's own one line
     assert (root / "uv.lock").read_bytes() == lock
     # The guard above can fail: without --locked the same command rewrites the lock.
     plain = command.replace(" --locked", "")
-    subprocess.run(["bash", "-c", plain], cwd=root, capture_output=True, text=True, check=False)
+    subprocess.run(["bash", "-c", plain], cwd=root, capture_output=True, text=True, check=False, env=env)
     assert (root / "uv.lock").read_bytes() != lock

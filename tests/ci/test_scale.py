@@ -4,6 +4,7 @@ and coverage in the fixture's own locked environment)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -144,8 +145,10 @@ def library(tmp_path: Path) -> Path:
     (root / "src/fxlib/__init__.py").write_text(LIBRARY_MODULE)
     for index in range(3):
         (root / f"tests/test_part{index}.py").write_text(_test_module(index))
-    subprocess.run([uv, "lock"], cwd=root, check=True, capture_output=True, timeout=300)
-    subprocess.run([uv, "sync", "--locked"], cwd=root, check=True, capture_output=True, timeout=300)
+    # Inside a nox session UV_PROJECT_ENVIRONMENT names the session's venv: the fixture must get its own.
+    env = {k: v for k, v in os.environ.items() if k not in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")}
+    subprocess.run([uv, "lock"], cwd=root, check=True, capture_output=True, timeout=300, env=env)
+    subprocess.run([uv, "sync", "--locked"], cwd=root, check=True, capture_output=True, timeout=300, env=env)
     return root
 
 

@@ -78,3 +78,18 @@ def test_the_validators_do_catch_problems(
     assert _run([*actionlint, str(bad)]).returncode == 1
     bad.write_text("on: push\njobs:\n  a:\n    steps: 3\n")
     assert _run([*check_jsonschema, str(bad)]).returncode != 0
+
+
+def test_the_composite_action_passes_zizmor_and_its_schema(
+    zizmor: list[str], check_jsonschema: list[str], make_project: MakeProject
+) -> None:
+    for root in (ROOT, make_project(config="[tool.shipyard.ci]\naction = true\n")):
+        if root != ROOT:
+            generate(root)
+        action = str(root / "action.yml")
+        done = _run([*zizmor, action])
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "No findings to report" in done.stdout
+        schema = [check_jsonschema[0], "--builtin-schema", "vendor.github-actions"]
+        done = _run([*schema, action])
+        assert done.returncode == 0, done.stdout + done.stderr

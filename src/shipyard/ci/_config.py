@@ -41,6 +41,7 @@ _FIELDS = {
     "coverage": Field(bool, default=False),
     "coverage-group": Field(str, default="test"),
     "jobs": Field(dict, default={}),
+    "action": Field(bool, default=False),
 }
 
 _JOB_FIELDS = {
@@ -92,6 +93,8 @@ class CiConfig:
     coverage: bool = False
     coverage_group: str = "test"
     jobs: Mapping[str, JobOptions] = field(default_factory=dict)
+    #: Also generate the composite action ``action.yml`` at the root (for a repository that publishes it).
+    action: bool = False
 
     @property
     def pins(self) -> dict[str, Pin]:
@@ -153,6 +156,7 @@ def load_config(root: Path) -> CiConfig:
         coverage=values["coverage"],
         coverage_group=values["coverage-group"],
         jobs={name: _job(name, spec, file=file) for name, spec in values["jobs"].items()},
+        action=values["action"],
     )
 
 

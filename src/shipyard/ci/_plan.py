@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from shipyard.ci._workflows import CI_WORKFLOW, render_project
 __all__ = ["ARTIFACTS", "PlannedJob", "plan", "run_job"]
 
 ARTIFACTS = ".shipyard/ci-artifacts"
+_NOT_ON_A_RUNNER = frozenset({"UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "PYTHONPATH", "COVERAGE_FILE"})
 _MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
@@ -156,7 +158,14 @@ def _shell(root: Path, script: str, env: dict[str, str], out: Callable[[str], No
     import asyncio
 
     argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
-    result = asyncio.run(_command.run_async(argv, cwd=root, env={"CI": "true", **env}, check=False, on_output=out))
+    # A runner starts clean: an environment this command was started from (a nox session sets both) must not
+    # redirect the job's `uv run` into another venv.
+    base = {k: v for k, v in os.environ.items() if k not in _NOT_ON_A_RUNNER and not k.startswith("NOX")}
+    result = asyncio.run(
+        _command.run_async(
+            argv, cwd=root, env={**base, "CI": "true", **env}, inherit_env=False, check=False, on_output=out
+        )
+    )
     return result.returncode
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from shipyard import _command
 from shipyard._errors import CommandFailed, ConfigError
+from shipyard.ci._action import ACTION_FILE, composite_action
 from shipyard.ci._config import CiConfig, load_config
 from shipyard.ci._deploys import DeployPlan, plan_deploys
 from shipyard.ci._drift import Drift, DriftKind, compare, deploy_drift, pin_drift
@@ -56,6 +57,9 @@ def render_workflows(sessions: list[NoxSession], config: CiConfig, deploys: Depl
     if deploys.tag or (config.deploy and deploys.choices):
         doc = _pinned(deploy_workflow(config, deploys), pins)
         files.append(Workflow(DEPLOY_WORKFLOW, render(doc, source=source, pins=by_uses)))
+    if config.action:
+        doc = _pinned(composite_action(config.uv_version), pins)
+        files.append(Workflow(ACTION_FILE, render(doc, source="[tool.shipyard.ci] action = true", pins=by_uses)))
     return files
 
 
