@@ -221,6 +221,11 @@ def test_ci_run_reproduces_every_job_and_the_shards_run_each_test_once(
     # Coverage from the three shards, measured in the wheel, combined against src/ and held to fail_under.
     assert main(["ci", "run", "coverage", "--root", str(library)]) == 0
     out = capsys.readouterr().out
+    combined = sorted(
+        p.relative_to(library / ARTIFACTS) for p in (library / ARTIFACTS / "combined-junit").rglob("*.xml")
+    )
+    # (here reports/ also holds the last shard's own file: on GitHub the combine job starts from a fresh checkout)
+    assert {f"combined-junit/junit-tests-{k}/junit-tests.xml" for k in (1, 2, 3)} <= {str(p) for p in combined}
     assert "src/fxlib/__init__.py" in out
     assert "TOTAL" in out
     pyproject = library / "pyproject.toml"

@@ -183,8 +183,8 @@ def _upload(artifact: str, path: str, *, name: str, hidden: bool = False, always
     return step
 
 
-def _download(artifact: str, path: str, *, name: str, pattern: bool = False) -> Step:
-    inputs: dict[str, Any] = {"pattern": artifact, "merge-multiple": True} if pattern else {"name": artifact}
+def _download(artifact: str, path: str, *, name: str, pattern: bool = False, merge: bool = True) -> Step:
+    inputs: dict[str, Any] = {"pattern": artifact, "merge-multiple": merge} if pattern else {"name": artifact}
     return {"name": name, "uses": "actions/download-artifact", "with": {**inputs, "path": path}}
 
 
@@ -205,14 +205,15 @@ def _coverage_job(config: CiConfig, *, needs: str) -> Job:
     group = shlex.quote(config.coverage_group)
     steps = [
         *_checkout_and_uv(config, cache=True),
+        # JUnit first, so a coverage failure still leaves the reports; one directory per shard (same file names).
+        _download("junit-*", "reports", name="Download every shard's JUnit report", pattern=True, merge=False),
+        _upload("combined-junit", "reports/", name="Upload the JUnit reports as one artifact"),
         _download("coverage-*", "coverage-data", name="Download every shard's coverage data", pattern=True),
         {
             "name": "Combine and report (fail_under from the coverage configuration)",
             "run": f"uv run --locked --only-group {group} coverage combine coverage-data\n"
             f"uv run --locked --only-group {group} coverage report\n",
         },
-        _download("junit-*", "reports", name="Download every shard's JUnit report", pattern=True),
-        _upload("junit-combined", "reports/", name="Upload the JUnit reports as one artifact"),
     ]
     return {
         "name": "combine coverage",

@@ -197,7 +197,9 @@ def _download(root: Path, inputs: dict[str, str], out: Callable[[str], None]) ->
     dest = root / inputs.get("path", ".")
     for name in names:
         shutil.copytree(
-            store / name, dest if inputs.get("merge-multiple") or "name" in inputs else dest / name, dirs_exist_ok=True
+            store / name,
+            dest if inputs.get("merge-multiple") == "True" or "name" in inputs else dest / name,
+            dirs_exist_ok=True,
         )
     out(f"  downloaded {', '.join(names)} into {inputs.get('path', '.')}")
     return 0
