@@ -251,3 +251,21 @@ def test_newest_release_ignores_pre_releases_and_prefers_the_full_tag() -> None:
     assert newest_release(["v3"]) == "v3"
     assert newest_release(["v11", "v10.0.1"]) == "v10.0.1"  # a moving major tag never beats a release
     assert newest_release(["nightly"]) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--to", "v1.0.0"], "--to needs an ACTION"),
+        (["not-an-action"], "'not-an-action' is not an action name; use owner/repo"),
+        (["a/../b"], "'a/../b' is not an action name"),
+    ],
+)
+def test_update_refuses_bad_arguments_in_one_line(
+    make_project: MakeProject, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    root = make_project()
+    assert main(["ci", "pins", "update", *argv, "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
