@@ -339,3 +339,33 @@ def test_extra_sessions_get_a_job_and_check_covers_them(make_project: MakeProjec
     bad = make_project(config="[tool.shipyard.ci]\nextra-sessions = ['nope']\n")
     with pytest.raises(ConfigError, match=r"tool.shipyard.ci.extra-sessions: session .nope. is not defined"):
         generate(bad)
+
+
+def test_sessions_parametrized_by_more_than_python_stay_distinct_across_shards_and_oses(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        config="[tool.shipyard.ci]\nshards = 2\n[tool.shipyard.ci.jobs.tests]\nruns-on = ['ubuntu-24.04', 'macos-15']\n"
+    )
+    sessions = [
+        NoxSession("tests(django='4')", "tests", "3.12"),
+        NoxSession("tests(django='5')", "tests", "3.13"),
+    ]
+    (workflow,) = render_workflows(sessions, load_config(root))
+    ci = yaml.safe_load(workflow.text)
+    matrix = ci["jobs"]["tests"]["strategy"]["matrix"]
+    assert matrix == {
+        "session": ["tests(django='4')", "tests(django='5')"],
+        "os": ["ubuntu-24.04", "macos-15"],
+        "shard": [1, 2],
+        "include": [
+            {"session": "tests(django='4')", "python": "3.12"},
+            {"session": "tests(django='5')", "python": "3.13"},
+        ],
+    }
+    from shipyard.ci import runs_in
+
+    assert {(r.session, r.python) for r in runs_in(ci) if r.python} == {
+        ("tests(django='4')", "3.12"),
+        ("tests(django='5')", "3.13"),
+    }

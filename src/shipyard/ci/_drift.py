@@ -17,7 +17,7 @@ from shipyard.ci._model import GATE_JOB
 from shipyard.ci._pins import Pin, is_sha
 from shipyard.ci._sessions import NoxSession
 
-__all__ = ["Drift", "DriftKind", "Run", "compare", "deploy_drift", "pin_drift", "runs_in"]
+__all__ = ["Drift", "DriftKind", "Run", "compare", "deploy_drift", "matrix_cells", "pin_drift", "runs_in"]
 
 _NOX_CALL = re.compile(r"\bnox\s+(?:-s|--sessions?|-e)\s+(\"[^\"]*\"|'[^']*'|\S+)")
 _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
@@ -79,12 +79,25 @@ def runs_in(workflow: dict[str, Any]) -> list[Run]:
 
 def _cells(job: dict[str, Any]) -> list[dict[str, str]]:
     matrix = (job.get("strategy") or {}).get("matrix") if isinstance(job.get("strategy"), dict) else None
-    if not isinstance(matrix, dict):
-        return [{}]
+    return matrix_cells(matrix) if isinstance(matrix, dict) else [{}]
+
+
+def matrix_cells(matrix: dict[str, Any]) -> list[dict[str, str]]:
+    """The cells GitHub runs for ``matrix``: the product of its axes, then each ``include`` entry merged into
+    every cell whose original values it matches (or added as a cell of its own when it matches none)."""
     axes = {k: v for k, v in matrix.items() if k not in {"include", "exclude"} and isinstance(v, list)}
     combos = itertools.product(*axes.values()) if axes else ()
     cells: list[dict[str, str]] = [{k: str(v) for k, v in zip(axes, combo, strict=True)} for combo in combos]
-    cells += [{k: str(v) for k, v in extra.items()} for extra in matrix.get("include") or [] if isinstance(extra, dict)]
+    for extra in matrix.get("include") or []:
+        if not isinstance(extra, dict):
+            continue
+        entry = {str(k): str(v) for k, v in extra.items()}
+        matched = [c for c in cells if all(c[k] == v for k, v in entry.items() if k in axes)]
+        if matched and any(k in axes for k in entry):
+            for cell in matched:
+                cell.update(entry)
+        else:
+            cells.append(entry)
     return cells or [{}]
 
 

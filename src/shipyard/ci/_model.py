@@ -119,8 +119,17 @@ def _shape(name: str, group: list[NoxSession], config: CiConfig) -> _Shape:
     shards = config.shards if name == config.shard_session else 1
     if shards > 1:
         matrix["shard"] = list(range(1, shards + 1))
+    if "include" in matrix and ("os" in matrix or "shard" in matrix):
+        # An include entry adds its keys to every combination, and a later entry overwrites what an earlier one
+        # added: with other axes, each session would end up the last one. So the sessions become an axis, and
+        # include only attaches each session's Python to its own cells (matched on an original value).
+        sessions = matrix.pop("include")
+        matrix = {"session": [entry["session"] for entry in sessions], **matrix}
+        pythons = [entry for entry in sessions if "python" in entry]
+        if pythons:
+            matrix["include"] = pythons
     session_ref = env.get("NOX_SESSION", group[0].session)
-    cell = session_ref if "include" not in matrix else "${{ matrix.session }}"
+    cell = session_ref if "session" not in str(env.get("NOX_SESSION")) else "${{ matrix.session }}"
     cell += "-${{ matrix.os }}" if "os" in matrix else ""
     cell += "-${{ matrix.shard }}" if shards > 1 else ""
     return _Shape(matrix, env, python, runs_on, session_ref, cell, shards)

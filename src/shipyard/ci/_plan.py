@@ -11,7 +11,6 @@ the wheel ``build`` made.
 from __future__ import annotations
 
 import fnmatch
-import itertools
 import os
 import re
 import shutil
@@ -22,6 +21,7 @@ from typing import Any
 
 from shipyard import _command
 from shipyard._errors import ConfigError
+from shipyard.ci._drift import matrix_cells
 from shipyard.ci._model import GATE_JOB
 from shipyard.ci._workflows import CI_WORKFLOW, render_project
 
@@ -57,12 +57,8 @@ class PlannedJob:
 
 def _cells(job: dict[str, Any]) -> list[dict[str, str]]:
     matrix = (job.get("strategy") or {}).get("matrix") or {}
-    axes = {k: v for k, v in matrix.items() if k not in ("include", "exclude")}
-    cells: list[dict[str, str]] = [
-        {str(k): str(v) for k, v in zip(axes, combo, strict=True)} for combo in itertools.product(*axes.values())
-    ]
-    cells = [c for c in cells if c] + [{str(k): str(v) for k, v in inc.items()} for inc in matrix.get("include") or []]
-    return cells or [{}]
+    cells = matrix_cells(matrix)
+    return [c for c in cells if c] or [{}]
 
 
 def plan(root: Path) -> list[PlannedJob]:
