@@ -369,3 +369,16 @@ def test_sessions_parametrized_by_more_than_python_stay_distinct_across_shards_a
         ("tests(django='4')", "3.12"),
         ("tests(django='5')", "3.13"),
     }
+
+
+def test_a_failing_shard_still_uploads_its_report_and_fails(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    generate(library)
+    assert main(["ci", "run", "build", "--root", str(library)]) == 0
+    (library / "tests/test_part0.py").write_text(_test_module(0) + "\n\ndef test_broken():\n    assert False\n")
+    codes = [main(["ci", "run", "tests", "--shard", str(k), "--root", str(library)]) for k in (1, 2, 3)]
+    out = capsys.readouterr().out
+    assert sorted(codes)[-1] != 0  # the shard that ran test_broken failed
+    assert "failed with exit code" in out
+    reports = [library / ARTIFACTS / f"junit-tests-{k}/junit-tests.xml" for k in (1, 2, 3)]
+    assert all(report.is_file() for report in reports)  # uploaded even by the failing shard
+    assert sum("test_broken" in report.read_text() for report in reports) == 1

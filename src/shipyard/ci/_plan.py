@@ -112,11 +112,17 @@ def run_job(
     for cell in cells:
         label = ", ".join(f"{k}={v}" for k, v in cell.items())
         out(f"shipyard ci run: job {job_id}" + (f" ({label})" if label else ""))
+        failed = 0
         for step in job.steps:
+            # After a failure GitHub still runs the steps marked !cancelled() or always() (the report uploads).
+            if failed and not any(word in str(step.get("if", "")) for word in ("!cancelled()", "always()")):
+                continue
             code = _step(root, step, cell, out)
-            if code:
+            if code and not failed:
                 out(f"shipyard ci run: step {step.get('name') or step.get('run')!r} failed with exit code {code}")
-                return code
+                failed = code
+        if failed:
+            return failed
     out(f"shipyard ci run: job {job_id} passed")
     return 0
 
