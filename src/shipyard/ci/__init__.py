@@ -11,7 +11,16 @@ from __future__ import annotations
 from shipyard.ci._config import CiConfig, load_config
 from shipyard.ci._drift import Drift, DriftKind, Run, runs_in
 from shipyard.ci._sessions import NoxSession, list_sessions, parse_listing
-from shipyard.ci._workflows import CI_WORKFLOW, DEPLOY_WORKFLOW, Workflow, check, generate, render_workflows
+from shipyard.ci._workflows import (
+    CI_WORKFLOW,
+    DEPLOY_WORKFLOW,
+    Workflow,
+    check,
+    diff,
+    generate,
+    load_project,
+    render_workflows,
+)
 
 __all__ = [
     "CI_WORKFLOW",
@@ -23,9 +32,11 @@ __all__ = [
     "Run",
     "Workflow",
     "check",
+    "diff",
     "generate",
     "list_sessions",
     "load_config",
+    "load_project",
     "parse_listing",
     "render_workflows",
     "runs_in",

@@ -14,13 +14,16 @@ from enum import Enum
 from typing import Any
 
 from shipyard.ci._model import GATE_JOB
+from shipyard.ci._pins import Pin, is_sha
 from shipyard.ci._sessions import NoxSession
 
-__all__ = ["Drift", "DriftKind", "Run", "compare", "runs_in"]
+__all__ = ["Drift", "DriftKind", "Run", "compare", "deploy_drift", "matrix_cells", "pin_drift", "runs_in"]
 
 _NOX_CALL = re.compile(r"\bnox\s+(?:-s|--sessions?|-e)\s+(\"[^\"]*\"|'[^']*'|\S+)")
 _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
+_DEPLOY_CALL = re.compile(r"\binvoke\s+deploy\s+(?:--env|-e)[\s=]+(\"[^\"]*\"|'[^']*'|\S+)")
+_USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?([^@\s'\"]+)@([^\s'\"#]+)['\"]?\s*(?:#\s*(\S+))?")
 _PYTHON_INSTALL = re.compile(r"\buv\s+python\s+install\s+(\"[^\"]*\"|'[^']*'|\S+)")
 
 
@@ -32,6 +35,9 @@ class DriftKind(Enum):
     PYTHON_MISMATCH = "python mismatch"
     GATE = "gate incomplete"
     OUTDATED = "out of date"
+    UNPINNED = "action not pinned"
+    PIN_MISMATCH = "pin mismatch"
+    UNKNOWN_ENVIRONMENT = "unknown environment"
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,25 @@ def runs_in(workflow: dict[str, Any]) -> list[Run]:
 
 def _cells(job: dict[str, Any]) -> list[dict[str, str]]:
     matrix = (job.get("strategy") or {}).get("matrix") if isinstance(job.get("strategy"), dict) else None
-    if not isinstance(matrix, dict):
-        return [{}]
+    return matrix_cells(matrix) if isinstance(matrix, dict) else [{}]
+
+
+def matrix_cells(matrix: dict[str, Any]) -> list[dict[str, str]]:
+    """The cells GitHub runs for ``matrix``: the product of its axes, then each ``include`` entry merged into
+    every cell whose original values it matches (or added as a cell of its own when it matches none)."""
     axes = {k: v for k, v in matrix.items() if k not in {"include", "exclude"} and isinstance(v, list)}
     combos = itertools.product(*axes.values()) if axes else ()
     cells: list[dict[str, str]] = [{k: str(v) for k, v in zip(axes, combo, strict=True)} for combo in combos]
-    cells += [{k: str(v) for k, v in extra.items()} for extra in matrix.get("include") or [] if isinstance(extra, dict)]
+    for extra in matrix.get("include") or []:
+        if not isinstance(extra, dict):
+            continue
+        entry = {str(k): str(v) for k, v in extra.items()}
+        matched = [c for c in cells if all(c[k] == v for k, v in entry.items() if k in axes)]
+        if matched and any(k in axes for k in entry):
+            for cell in matched:
+                cell.update(entry)
+        else:
+            cells.append(entry)
     return cells or [{}]
 
 
@@ -182,3 +201,81 @@ def _gate_drift(workflow: dict[str, Any], file: str) -> Iterator[Drift]:
                 f"{file}: job {GATE_JOB!r} does not wait for job {job!r}, so it could pass while {job!r} fails; "
                 "run `shipyard ci generate`",
             )
+
+
+def pin_drift(text: str, *, file: str, pins: dict[str, Pin], overridden: set[str]) -> Iterator[Drift]:
+    """Every ``uses:`` that is not a full commit SHA, or whose SHA or version comment disagrees with the pins."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _USES_LINE.match(line)
+        if not match or match.group(1).startswith((".", "docker:")):
+            continue
+        action, ref, comment = match.group(1), match.group(2), match.group(3)
+        where = f"{file}:{number}"
+        if not is_sha(ref):
+            yield Drift(
+                DriftKind.UNPINNED,
+                f"{where}: {action}@{ref} is not pinned to a full 40-hex commit SHA (a tag can be moved); "
+                f"run `shipyard ci pins update {action}` and `shipyard ci generate`",
+            )
+            continue
+        pin = pins.get(action)
+        if pin is None:
+            continue
+        table = "[tool.shipyard.ci.pins]" if action in overridden else "Shipyard's built-in pins"
+        if ref != pin.sha:
+            yield Drift(
+                DriftKind.PIN_MISMATCH,
+                f"{where}: {action}@{ref} is not the commit {table} name ({pin.sha}, {pin.version}); "
+                "run `shipyard ci generate` (or `shipyard ci pins update` to move the pin)",
+            )
+        elif comment != pin.version:
+            yield Drift(
+                DriftKind.PIN_MISMATCH,
+                f"{where}: {action}@{ref[:12]} is commented {('# ' + comment) if comment else 'with no version'} "
+                f"but {table} call that commit {pin.version}; run `shipyard ci generate`",
+            )
+
+
+def deploy_drift(
+    workflow: dict[str, Any], *, file: str, known: Sequence[str], deployable: Sequence[str]
+) -> Iterator[Drift]:
+    """Deploy jobs whose environment ``[tool.shipyard.environments]`` does not define, or CI cannot reach."""
+    jobs = workflow.get("jobs") or {}
+    for job_id, job in jobs.items() if isinstance(jobs, dict) else ():
+        if not isinstance(job, dict):
+            continue
+        for step in job.get("steps") or []:
+            if not isinstance(step, dict) or not isinstance(step.get("run"), str):
+                continue
+            env = {**_str_map(job.get("env")), **_str_map(step.get("env"))}
+            for match in _DEPLOY_CALL.finditer(step["run"]):
+                target = _expand(match.group(1).strip("\"'"), env, {})
+                for name in _environments_named(target, workflow):
+                    if name not in known:
+                        yield Drift(
+                            DriftKind.UNKNOWN_ENVIRONMENT,
+                            f"{file}: job {job_id!r} deploys to environment {name!r}, which [tool.shipyard."
+                            f"environments] does not define ({', '.join(sorted(known)) or 'none defined'}); "
+                            "run `shipyard ci generate`",
+                        )
+                    elif name not in deployable:
+                        yield Drift(
+                            DriftKind.UNKNOWN_ENVIRONMENT,
+                            f"{file}: job {job_id!r} deploys to environment {name!r}, a Docker engine on this "
+                            "machine that a CI runner cannot reach; run `shipyard ci generate`",
+                        )
+
+
+def _environments_named(target: str, workflow: dict[str, Any]) -> list[str]:
+    """A literal name, or for an expression its quoted fallbacks plus the dispatch input's choices."""
+    if "${{" not in target:
+        return [target]
+    names = re.findall(r"'([^']+)'", target)
+    if "inputs.environment" in target:
+        on = workflow.get("on") or workflow.get(True) or {}  # type: ignore[call-overload]  # PyYAML reads a bare `on:` key as True
+        dispatch = on.get("workflow_dispatch") if isinstance(on, dict) else None
+        inputs = (dispatch or {}).get("inputs") if isinstance(dispatch, dict) else None
+        spec = (inputs or {}).get("environment") if isinstance(inputs, dict) else None
+        options = spec.get("options") if isinstance(spec, dict) else None
+        names += [str(o) for o in options or [] if str(o) not in names]
+    return names

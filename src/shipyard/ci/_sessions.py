@@ -73,8 +73,10 @@ def _entry(item: object, source: str) -> NoxSession:
     )
 
 
-def list_sessions(root: Path, noxfile: str = "noxfile.py", *, run: Runner = _command.run) -> list[NoxSession]:
-    """The default sessions of ``root/noxfile``, by running ``nox -l --json`` with this interpreter's nox."""
+def list_sessions(
+    root: Path, noxfile: str = "noxfile.py", *, run: Runner = _command.run, select: Sequence[str] = ()
+) -> list[NoxSession]:
+    """The default sessions of ``root/noxfile`` (or the ``select`` ed ones), from ``nox -l --json``."""
     path = root / noxfile
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; set [tool.shipyard.ci] noxfile or add one")
@@ -82,5 +84,7 @@ def list_sessions(root: Path, noxfile: str = "noxfile.py", *, run: Runner = _com
     env = {key: value for key, value in os.environ.items() if not key.startswith("NOX")}
     env[LIST_ALL_PYTHONS] = "1"
     argv = [sys.executable, "-m", "nox", "--noxfile", str(path), "--list-sessions", "--json"]
+    if select:
+        argv += ["--sessions", *select]
     result = run(argv, cwd=root, env=env, inherit_env=False)
     return parse_listing(result.output, source=str(path))

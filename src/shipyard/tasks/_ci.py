@@ -10,16 +10,19 @@ from invoke.exceptions import Exit
 
 from shipyard.tasks._base import shipyard_task
 
-__all__ = ["check", "collection", "generate"]
+__all__ = ["check", "collection", "generate", "plan"]
 
 
-@shipyard_task()
-def generate(c: Any) -> None:
+@shipyard_task(help={"force": "replace workflows ci generate did not write", "diff": "print what would change"})
+def generate(c: Any, force: bool = False, diff: bool = False) -> None:
     """Write .github/workflows from the noxfile and [tool.shipyard.ci]."""
     from shipyard import _pyproject, ci
 
     root = _pyproject.find_root()
-    changed = ci.generate(root)
+    if diff:
+        sys.stdout.write(ci.diff(root) or "workflows already up to date\n")
+        return
+    changed = ci.generate(root, force=force)
     for path in changed:
         print(f"wrote {path.relative_to(root)}")  # noqa: T201 - tasks report to their user
     if not changed:
@@ -39,6 +42,16 @@ def check(c: Any) -> None:
     print("workflows match the noxfile")  # noqa: T201
 
 
+@shipyard_task()
+def plan(c: Any) -> None:
+    """Print the jobs of the generated workflows, their sessions and commands."""
+    from shipyard import _pyproject
+    from shipyard.ci._plan import plan as plan_jobs
+
+    for job in plan_jobs(_pyproject.find_root()):
+        print(job)  # noqa: T201
+
+
 def collection() -> Collection:
-    """The ``ci`` collection: ``ci.generate`` and ``ci.check``."""
-    return Collection("ci", generate, check)
+    """The ``ci`` collection: ``ci.generate``, ``ci.check`` and ``ci.plan``."""
+    return Collection("ci", generate, check, plan)

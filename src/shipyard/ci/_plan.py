@@ -1,0 +1,207 @@
+"""``shipyard ci plan`` and ``shipyard ci run JOB``: the generated jobs, read back, and run on this machine.
+
+The plan is read from the workflow ``generate`` would write (not from a second model), so what runs locally is
+what CI runs: every ``run:`` step in order, under ``bash -eo pipefail`` as GitHub does, with the step's ``env``
+and the matrix cell filled in, and ``CI=true``. Steps that only make sense on GitHub are replaced by their local
+meaning: checkout and setup-uv are skipped (this is the checkout; uv is here), artifact uploads copy into
+``.shipyard/ci-artifacts/<name>/`` and downloads copy back, so ``ci run build`` then ``ci run tests`` tests
+the wheel ``build`` made.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard import _command
+from shipyard._errors import ConfigError
+from shipyard.ci._drift import matrix_cells
+from shipyard.ci._model import GATE_JOB
+from shipyard.ci._workflows import CI_WORKFLOW, render_project
+
+__all__ = ["ARTIFACTS", "PlannedJob", "plan", "run_job"]
+
+ARTIFACTS = ".shipyard/ci-artifacts"
+_NOT_ON_A_RUNNER = frozenset({"UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "PYTHONPATH", "COVERAGE_FILE"})
+_MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    id: str
+    name: str
+    cells: list[dict[str, str]]
+    needs: list[str]
+    steps: list[dict[str, Any]] = field(repr=False)
+
+    def commands(self) -> list[str]:
+        return [str(step["run"]).strip() for step in self.steps if "run" in step]
+
+    def __str__(self) -> str:
+        head = f"{self.id}: {self.name}"
+        if self.needs:
+            head += f"  (after {', '.join(self.needs)})"
+        lines = [head]
+        if self.cells != [{}]:
+            lines.append("  matrix: " + "; ".join(", ".join(f"{k}={v}" for k, v in c.items()) for c in self.cells))
+        lines += [f"  $ {line}" for command in self.commands() for line in command.splitlines()]
+        return "\n".join(lines)
+
+
+def _cells(job: dict[str, Any]) -> list[dict[str, str]]:
+    matrix = (job.get("strategy") or {}).get("matrix") or {}
+    cells = matrix_cells(matrix)
+    return [c for c in cells if c] or [{}]
+
+
+def plan(root: Path) -> list[PlannedJob]:
+    """Every job of ci.yml, in order, with its matrix cells and commands."""
+    import yaml
+
+    workflows = render_project(root)
+    ci = next(w for w in workflows if w.path == CI_WORKFLOW)
+    jobs = yaml.safe_load(ci.text)["jobs"]
+    return [
+        PlannedJob(jid, str(job.get("name", jid)), _cells(job), list(job.get("needs") or []), list(job["steps"]))
+        for jid, job in jobs.items()
+    ]
+
+
+def _fill(text: str, cell: dict[str, str]) -> str:
+    text = _MATRIX_REF.sub(lambda m: cell.get(m.group(1), ""), text)
+    if _EXPRESSION.search(text):
+        raise ConfigError(f"{text!r} needs GitHub's context; this step cannot run locally")
+    return text
+
+
+def run_job(
+    root: Path,
+    job_id: str,
+    *,
+    shard: int | None = None,
+    python: str | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
+    """Run job ``job_id`` (every matrix cell, or the ones ``shard``/``python`` select); the exit code of the first
+    failing step, or 0."""
+    jobs = {job.id: job for job in plan(root)}
+    if job_id not in jobs:
+        raise ConfigError(f"no job {job_id!r} in {CI_WORKFLOW}; jobs: {', '.join(jobs)} (see `shipyard ci plan`)")
+    job = jobs[job_id]
+    if job_id == GATE_JOB or job_id.startswith("deploy-"):
+        raise ConfigError(f"job {job_id!r} only makes sense on GitHub (it reads other jobs' results or deploys)")
+    cells = job.cells
+    if shard is not None:
+        shards = sorted({c["shard"] for c in cells if "shard" in c}, key=int)
+        if not shards:
+            raise ConfigError(f"job {job_id!r} is not sharded; drop --shard")
+        if str(shard) not in shards:
+            raise ConfigError(f"--shard {shard}: job {job_id!r} has shards 1..{len(shards)}")
+        cells = [c for c in cells if c.get("shard") == str(shard)]
+    if python is not None:
+        cells = [c for c in cells if c.get("python") == python]
+        if not cells:
+            raise ConfigError(f"--python {python}: job {job_id!r} runs on {', '.join(_pythons(job))}")
+    for cell in cells:
+        label = ", ".join(f"{k}={v}" for k, v in cell.items())
+        out(f"shipyard ci run: job {job_id}" + (f" ({label})" if label else ""))
+        failed = 0
+        for step in job.steps:
+            # After a failure GitHub still runs the steps marked !cancelled() or always() (the report uploads).
+            if failed and not any(word in str(step.get("if", "")) for word in ("!cancelled()", "always()")):
+                continue
+            code = _step(root, step, cell, out)
+            if code and not failed:
+                out(f"shipyard ci run: step {step.get('name') or step.get('run')!r} failed with exit code {code}")
+                failed = code
+        if failed:
+            return failed
+    out(f"shipyard ci run: job {job_id} passed")
+    return 0
+
+
+def _pythons(job: PlannedJob) -> list[str]:
+    return sorted({c["python"] for c in job.cells if "python" in c}) or ["no Python matrix"]
+
+
+def _step(root: Path, step: dict[str, Any], cell: dict[str, str], out: Callable[[str], None]) -> int:
+    uses = str(step.get("uses", ""))
+    action = uses.split("@", 1)[0]
+    inputs = {k: _fill(str(v), cell) for k, v in (step.get("with") or {}).items()}
+    if action == "actions/upload-artifact":
+        return _upload(root, inputs, out)
+    if action == "actions/download-artifact":
+        return _download(root, inputs, out)
+    if uses:
+        out(f"  skipped {action} (this checkout and this machine's uv stand in for it)")
+        return 0
+    env = {k: _fill(str(v), cell) for k, v in (step.get("env") or {}).items()}
+    script = _fill(str(step["run"]), cell)
+    if script.startswith("uv python install") and _python_found(env.get("PYTHON", "")):
+        out(f"  Python {env.get('PYTHON')} is installed here")
+        return 0
+    out(f"  $ {script.strip()}")
+    return _shell(root, script, env, out)
+
+
+def _python_found(version: str) -> bool:
+    result = _command.run(["uv", "python", "find", version], check=False)
+    return result.returncode == 0
+
+
+def _shell(root: Path, script: str, env: dict[str, str], out: Callable[[str], None]) -> int:
+    import asyncio
+
+    argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    # A runner starts clean: an environment this command was started from (a nox session sets both) must not
+    # redirect the job's `uv run` into another venv.
+    base = {k: v for k, v in os.environ.items() if k not in _NOT_ON_A_RUNNER and not k.startswith("NOX")}
+    result = asyncio.run(
+        _command.run_async(
+            argv, cwd=root, env={**base, "CI": "true", **env}, inherit_env=False, check=False, on_output=out
+        )
+    )
+    return result.returncode
+
+
+def _upload(root: Path, inputs: dict[str, str], out: Callable[[str], None]) -> int:
+    name, source = inputs["name"], root / inputs["path"]
+    files = (
+        [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file()) if source.is_dir() else []
+    )
+    if not files:
+        out(f"  upload {name}: no files at {inputs['path']}")
+        return 1 if inputs.get("if-no-files-found", "warn") == "error" else 0
+    target = root / ARTIFACTS / name
+    shutil.rmtree(target, ignore_errors=True)
+    for path in files:
+        rel = path.relative_to(source) if source.is_dir() else Path(path.name)
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target / rel)
+    out(f"  uploaded {len(files)} file(s) as {name} (locally: {ARTIFACTS}/{name})")
+    return 0
+
+
+def _download(root: Path, inputs: dict[str, str], out: Callable[[str], None]) -> int:
+    store = root / ARTIFACTS
+    pattern = inputs.get("pattern") or inputs.get("name", "")
+    names = sorted(p.name for p in store.iterdir() if fnmatch.fnmatchcase(p.name, pattern)) if store.is_dir() else []
+    if not names:
+        out(f"  download {pattern}: no such artifact here; run the job that uploads it first (`shipyard ci plan`)")
+        return 1
+    dest = root / inputs.get("path", ".")
+    for name in names:
+        shutil.copytree(
+            store / name,
+            dest if inputs.get("merge-multiple") == "True" or "name" in inputs else dest / name,
+            dirs_exist_ok=True,
+        )
+    out(f"  downloaded {', '.join(names)} into {inputs.get('path', '.')}")
+    return 0
