@@ -1,10 +1,18 @@
-"""The terminal view: a rich live table (stage, state, elapsed, cache), then any failing output in full."""
+"""The terminal view: a rich live table (stage, state, elapsed, cache, progress), then any failing output in full.
+
+While the table is live, every log line is printed through its console (``shipyard._output.attached``), so rich
+draws it above the table instead of breaking the live region; each stage's log events and progress updates
+(build step n/m, pushed layers and bytes, deploy phases) become that stage's progress column.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from shipyard import _output
 from shipyard._secrets import redact
 from shipyard.pipeline._model import StageResult, StageState
 
@@ -13,6 +21,9 @@ if TYPE_CHECKING:
     from shipyard.pipeline._report import RunReport
 
 __all__ = ["LiveReporter"]
+
+#: The runner's own events: the table shows them already.
+_OWN_EVENTS = {"stage started", "stage finished", "stage failed", "output"}
 
 _STYLE = {
     StageState.PENDING: "dim",
@@ -36,14 +47,15 @@ class LiveReporter:
         self._last_line: dict[str, str] = {}
         self._live: Any = None
         self._name = ""
+        self._hooks = contextlib.ExitStack()
 
     def _render(self) -> Any:
         from rich.table import Table
         from rich.text import Text
 
         table = Table(title=redact(f"pipeline {self._name}"), title_justify="left", expand=False)
-        for column in ("stage", "state", "elapsed", "cache", "last output"):
-            table.add_column(column, no_wrap=column != "last output", overflow="ellipsis")
+        for column in ("stage", "state", "elapsed", "cache", "progress"):
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
         now = time.time()
         for name, r in self._results.items():
             elapsed = "" if r.start is None else f"{(r.end or now) - r.start:5.1f}s"
@@ -64,6 +76,13 @@ class LiveReporter:
         self._results = {stage: StageResult(stage) for stage in graph.order}
         self._live = Live(get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False)
         self._live.start()
+        self._hooks.enter_context(_output.attached(self.console))
+        self._hooks.enter_context(_output.listening(self._event))
+
+    def _event(self, event: Mapping[str, Any]) -> None:
+        stage = event.get("stage")
+        if isinstance(stage, str) and stage in self._results and event.get("event") not in _OWN_EVENTS:
+            self._last_line[stage] = _output.describe(event).splitlines()[0][:200] if event else ""
 
     def stage_started(self, result: StageResult) -> None:
         self._results[result.name] = result
@@ -80,6 +99,7 @@ class LiveReporter:
         if self._live is not None:
             self._live.stop()
             self._live = None
+        self._hooks.close()
         from rich.rule import Rule
         from rich.text import Text
 
