@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 
 from shipyard import _logging, _output
 from shipyard._secrets import register_secret
 from shipyard.pipeline import Pipeline, StageContext, run_pipeline
 
-STEP = 0.15
+STEP = float(os.environ.get("SHIPYARD_DEMO_STEP", "0.15"))
 
 
 def build_pipeline(secret: str) -> Pipeline:
@@ -52,7 +53,8 @@ def build_pipeline(secret: str) -> Pipeline:
 
     @pipeline.stage(name="deploy", consumes="reference")
     async def deploy_stage(ctx: StageContext) -> None:
-        deploy_log.info("deploy.start", env="local", image="demo@sha256:abc", deploy_id="d1", token=secret)
+        deploy_log.info("deploy.start", env="local", image="demo@sha256:abc", deploy_id="d1")
+        deploy_log.warning("demo.note", env="local", note=f"the token is {secret}")
         for phase in ("starting", "started", "healthy", "switched", "baked", "drained"):
             deploy_log.info("deploy.phase", env="local", deploy_id="d1", phase=phase, previous="demo-old")
             await asyncio.sleep(STEP)

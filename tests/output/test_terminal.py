@@ -1,0 +1,127 @@
+"""What a person sees: a live table in a real terminal, plain lines in a pipe, JSON only when asked or in CI.
+
+The command is a pipeline run with several stages (build steps, push progress, deploy phases, a warning that
+carries a secret), logged through the real output layer; a real deploy is left to tests/deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ._terminal import DEMO, SECRET, Terminal, demo_env, run_piped
+
+LINE = re.compile(r"^\d\d:\d\d:\d\d \S+ +\S* +\S")
+
+
+def test_a_terminal_shows_one_live_table_below_the_log_lines(terminal: Terminal, tmp_path: Path) -> None:
+    screen = terminal.run(
+        [sys.executable, str(DEMO), str(tmp_path), "--secret", SECRET], demo_env(TERM="xterm")
+    ).splitlines()
+    assert "EXIT=0" in screen
+    headers = [i for i, line in enumerate(screen) if line.startswith("┃ stage")]
+    titles = [i for i, line in enumerate(screen) if line.strip() == "pipeline deploy-demo"]
+    assert len(headers) == 1, "\n".join(screen)  # the live region was never broken, so never drawn twice
+    assert len(titles) == 1
+    table = screen[headers[0] :]
+    for stage in ("image", "push", "deploy"):
+        assert any(re.match(rf"^│ {stage} +│ passed ", line) for line in table), table
+    logged = screen[: titles[0]]
+    assert any(line.endswith("deploy   local    switched traffic (previous: demo-old)") for line in logged)
+    assert any(line.endswith("image    image    step 3/5 RUN echo step 3") for line in logged)
+    assert any("warning: demo.note note=the token is ***" in line for line in logged)
+    assert not any(SECRET in line for line in screen)
+
+
+def test_the_live_table_shows_each_stage_progress(terminal: Terminal, tmp_path: Path) -> None:
+    # Slow the demo down and look at the screen while the push runs: its row shows layers and bytes.
+    terminal.start([sys.executable, str(DEMO), str(tmp_path)], demo_env(TERM="xterm", SHIPYARD_DEMO_STEP="0.6"))
+    seen: set[str] = set()
+    for _ in range(100):
+        screen = terminal.tmux("capture-pane", "-p", "-t", "0")
+        seen |= {
+            m.group(0)
+            for m in re.finditer(
+                r"step \d/5 RUN echo step \d|pushing \d/4 layers, [\d.]+/8\.0 MB"
+                r"|healthy|switched traffic",
+                screen,
+            )
+        }
+        if "critical path" in screen:
+            break
+        subprocess.run(["sleep", "0.25"], check=True)
+    assert any(s.startswith("pushing") for s in seen), seen
+    assert any(s.startswith("step") for s in seen), seen
+
+
+def test_piped_output_is_plain_readable_lines(tmp_path: Path) -> None:
+    proc = run_piped(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines, proc.stderr
+    assert "\x1b[" not in proc.stderr  # no colour, no cursor movement
+    assert all(LINE.match(line) for line in lines), lines
+    assert any(line.endswith("deploy   local    switched traffic (previous: demo-old)") for line in lines)
+    assert any(
+        line.endswith("pipeline push     passed in 0.6 s  pushed 127.0.0.1:1/demo@sha256:abc")
+        or "pipeline push     passed in" in line
+        for line in lines
+    )
+    assert SECRET not in proc.stderr
+    assert proc.stdout == "done\n"
+
+
+def test_dumb_terminal_gets_plain_lines_and_no_live_table(terminal: Terminal, tmp_path: Path) -> None:
+    screen = terminal.run([sys.executable, str(DEMO), str(tmp_path)], demo_env(TERM="dumb"))
+    assert "┃ stage" not in screen
+    assert "deploy   local    drained the previous version" in screen
+
+
+def _events(stderr: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stderr.splitlines()]
+
+
+def test_log_format_json_is_json_lines(tmp_path: Path) -> None:
+    proc = run_piped(tmp_path, "--log-format", "json")
+    assert proc.returncode == 0, proc.stderr
+    events = _events(proc.stderr)
+    phases = [e["phase"] for e in events if e["event"] == "deploy.phase"]
+    assert phases == ["starting", "started", "healthy", "switched", "baked", "drained"]
+    assert all({"timestamp", "level", "event"} <= e.keys() for e in events)
+    assert {e["stage"] for e in events if e["event"] == "deploy.phase"} == {"deploy"}  # bound to its stage
+    assert SECRET not in proc.stderr
+    assert any(e["event"] == "demo.note" and e["note"] == "the token is ***" for e in events)
+
+
+def test_json_in_ci_and_with_the_environment_variable(tmp_path: Path) -> None:
+    for env in (demo_env(CI="true"), demo_env(SHIPYARD_LOG_FORMAT="json")):
+        proc = run_piped(tmp_path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert any(e["event"] == "run finished" for e in _events(proc.stderr))
+    # Asked for plain lines, CI gets them too.
+    proc = run_piped(tmp_path, "--log-format", "plain", env=demo_env(CI="true"))
+    assert all(LINE.match(line) for line in proc.stderr.splitlines()), proc.stderr
+
+
+def test_a_bad_log_format_is_one_line_naming_the_option(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text("from shipyard.tasks import ns\n")
+    for args, env, where in (
+        (["--log-format", "yaml"], demo_env(), "--log-format"),
+        ([], demo_env(SHIPYARD_LOG_FORMAT="xml"), "SHIPYARD_LOG_FORMAT"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "invoke", "history", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"invoke: error: {where}: unknown log format {(args[1] if args else 'xml')!r}; use one of auto, json, plain"
+        ]
