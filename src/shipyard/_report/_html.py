@@ -229,9 +229,12 @@ def render(data: ReportData, *, generated: float) -> str:
         body.append(f"<p class='meta'>Timelines of the newest {GANTT_RUNS} of {len(data.runs)} runs.</p>")
     for index, run in enumerate(newest):
         hits = sum(1 for s in run.stages if _category(s.state, s.cache) == "cache hit")
+        not_run = ", ".join(f"{s.name} ({s.state})" for s in run.stages if s.start is None)
         body.append(
             f"<h3 class='run {_e(run.result)}'>{_e(run.pipeline)} · {_e(_when(run.started))} · {_e(run.result)}"
-            f" · {run.duration:.1f} s · {hits} of {len(run.stages)} stage(s) from the cache</h3>"
+            f" · {run.duration:.1f} s · {hits} of {len(run.stages)} stage(s) from the cache"
+            + (f" · not run: {_e(not_run)}" if not_run else "")
+            + "</h3>"
         )
         body.append(_gantt(run, f"gantt-{index}"))
 
