@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import re
 import shutil
@@ -220,3 +221,26 @@ def test_a_tampered_run_file_and_a_dead_engine_become_notes(project: Path, tmp_p
     text = out.read_text()
     assert "deploy history of &#x27;gone&#x27; unavailable" in text
     assert 'id="gantt-2"' in text
+
+
+def test_the_github_step_summary_keeps_its_gantt_and_links_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipyard.pipeline import GitHubReporter
+
+    for name, value in {
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/app",
+        "GITHUB_RUN_ID": "42",
+    }.items():
+        monkeypatch.setenv(name, value)
+    summary = tmp_path / "summary.md"
+    (tmp_path / "src.txt").write_text("v1")
+    reporter = GitHubReporter(stream=io.StringIO(), summary_path=summary)
+    _pipeline(tmp_path).run(RunOptions(root=tmp_path, reporters=[reporter], environ={}))
+    text = summary.read_text()
+    assert "```mermaid\ngantt\n" in text
+    assert "uploaded as the `shipyard-report` artifact: [the run's artifacts]" in text
+    assert "(https://github.com/acme/app/actions/runs/42#artifacts)" in text
+    html = (tmp_path / "reports" / "shipyard-report.html").read_text()
+    assert 'id="gantt-0"' in html

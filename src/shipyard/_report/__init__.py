@@ -15,7 +15,11 @@ from typing import Any
 from shipyard._errors import ConfigError
 from shipyard._report._data import ReportData, load_history, load_runs, parse_since
 
-__all__ = ["ReportData", "build_report", "parse_since", "write_report"]
+__all__ = ["ARTIFACT", "ReportData", "build_report", "ci_report", "parse_since", "write_report"]
+
+#: The artifact name CI uploads the report under, and its path relative to the project root.
+ARTIFACT = "shipyard-report"
+CI_PATH = Path("reports") / "shipyard-report.html"
 
 
 def build_report(
@@ -52,3 +56,21 @@ def write_report(data: ReportData, path: Path) -> Path:
     partial.write_text(text, encoding="utf-8")
     partial.replace(path)
     return path
+
+
+def ci_report(runs_dir: Path, environ: Mapping[str, str]) -> str:
+    """Under GitHub Actions: write the runs' report to ``reports/shipyard-report.html`` and return the step summary's
+    Markdown line linking the run's artifacts. Without plotly, the line says how to get the report instead."""
+    root = runs_dir.parent.parent  # <root>/.shipyard/runs
+    try:
+        path = write_report(build_report(runs_dir), root / CI_PATH)
+    except ConfigError:
+        return "Run report: install the `report` extra (`shipyard[report]`) to get an HTML timeline of the runs."
+    server, repo, run_id = (environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    where = (
+        f"[the run's artifacts]({server}/{repo}/actions/runs/{run_id}#artifacts)" if repo and run_id else "artifacts"
+    )
+    return (
+        f"Run report: `{CI_PATH.as_posix()}` ({path.stat().st_size / 1_000_000:.1f} MB, opens offline), "
+        f"uploaded as the `{ARTIFACT}` artifact: {where}."
+    )

@@ -157,8 +157,13 @@ class GitHubReporter:
             return
         from shipyard.pipeline._report import markdown_summary
 
+        text = markdown_summary(report) + "\n"
+        if report.path is not None:  # the HTML report of the runs, linked as the job's artifact
+            from shipyard._report import ci_report
+
+            text += "\n" + redact(ci_report(report.path.parent, os.environ)) + "\n"
         with self.summary_path.open("a", encoding="utf-8") as summary:
-            summary.write(markdown_summary(report) + "\n")
+            summary.write(text)
 
 
 def default_reporters(*, stream: TextIO | None = None, environ: Mapping[str, str] | None = None) -> list[Reporter]:
