@@ -118,8 +118,8 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
     report = pipeline.run(
         RunOptions(root=root, use_cache=not no_cache, explain=explain, keep_going=keep_going), check=False
     )
-    if not sys.stderr.isatty() or _logging.in_ci():
-        # Off a terminal the JSON events carry the output too; print it plainly so a human can read it.
+    if _logging.output_mode() == "json":
+        # The JSON events carry the output escaped; print it plainly so a human can read it (plain lines have it).
         for failed in report.failed:
             print(f"--- {failed.name} failed: {failed.error}\n{failed.output}", file=sys.stderr)  # noqa: T201
     if explain:
