@@ -124,4 +124,5 @@ def configure(
 
 def get_logger(name: str) -> Any:
     """A structlog logger bound to ``component=name``."""
-    return structlog.get_logger().bind(component=name)
+    # A lazy proxy: a module-level logger created before ``configure`` still renders the way it says.
+    return structlog.get_logger(component=name)

@@ -54,8 +54,13 @@ class LiveReporter:
         from rich.text import Text
 
         table = Table(title=redact(f"pipeline {self._name}"), title_justify="left", expand=False)
-        for column in ("stage", "state", "elapsed", "cache", "progress"):
-            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        # Fixed columns keep their width; only the progress column is cut (with an ellipsis) to fit the terminal.
+        widths = {"stage": max([5, *(len(name) for name in self._results)]), "state": 9, "elapsed": 7, "cache": 6}
+        widths["stage"] = min(widths["stage"], 30)
+        # Each column is padded by one space a side, and five columns have six borders.
+        widths["progress"] = max(10, self.console.width - sum(w + 2 for w in widths.values()) - 6 - 2)
+        for column, width in widths.items():
+            table.add_column(column, no_wrap=True, overflow="ellipsis", min_width=min(width, 10), max_width=width)
         now = time.time()
         for name, r in self._results.items():
             elapsed = "" if r.start is None else f"{(r.end or now) - r.start:5.1f}s"
