@@ -133,6 +133,9 @@ _PHASES = {
 }
 
 
+_PHASE_FIELDS = {"phase", "deploy_id", "container", "previous", "reason"}
+
+
 def _phase(e: Mapping[str, Any]) -> str:
     phase = str(e.get("phase", ""))
     template = _PHASES.get(phase, phase)
@@ -140,7 +143,9 @@ def _phase(e: Mapping[str, Any]) -> str:
         text = template.format_map({"container": "", "previous": "none", "reason": "", **e})
     except (KeyError, ValueError, IndexError):
         text = phase
-    return text.replace("(previous: )", "(previous: none)")
+    # Details a phase carries beyond its sentence (a health check count, a revision) follow as key=value.
+    extra = " ".join(f"{k}={v}" for k, v in e.items() if k not in _HIDDEN | _PHASE_FIELDS)
+    return f"{text.replace('(previous: )', '(previous: none)').strip()} {extra}".strip()
 
 
 def _stage_finished(e: Mapping[str, Any]) -> str:

@@ -56,12 +56,13 @@ class Terminal:
         shell = subprocess.list2cmdline([*pinned, *command])
         self.tmux("new-session", "-d", "-x", "120", "-y", "40", f"{shell}; echo EXIT=$?; sleep 600", env=env)
 
-    def run(self, command: list[str], env: Mapping[str, str], *, timeout: float = 60) -> str:
-        """Run ``command`` in the terminal; return the whole screen with its scrollback once it exited."""
+    def run(self, command: list[str], env: Mapping[str, str], *, timeout: float = 60, escapes: bool = False) -> str:
+        """Run ``command`` in the terminal; return the whole screen with its scrollback once it exited
+        (with ``escapes``, each cell's colours and attributes as escape sequences)."""
         self.start(command, env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            screen = self.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
+            screen = self.tmux("capture-pane", "-p", "-J", *(["-e"] if escapes else []), "-S", "-", "-t", "0")
             if "EXIT=" in screen:
                 return screen
             time.sleep(0.2)

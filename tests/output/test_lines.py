@@ -83,6 +83,10 @@ def test_a_bad_format_names_where_it_came_from() -> None:
         ({"event": "deploy.phase", "env": "local", "phase": "rolled-back", "reason": "503"}, "rolled back: 503"),
         ({"event": "deploy.phase", "phase": "a-new-phase"}, "a-new-phase"),
         (
+            {"event": "deploy.phase", "env": "e", "deploy_id": "d", "phase": "healthy", "checks": 3, "level": "info"},
+            "healthy checks=3",
+        ),
+        (
             {
                 "event": "image.push.progress",
                 "layers_done": 2,

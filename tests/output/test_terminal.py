@@ -125,3 +125,19 @@ def test_a_bad_log_format_is_one_line_naming_the_option(tmp_path: Path) -> None:
         assert proc.stderr.strip().splitlines() == [
             f"invoke: error: {where}: unknown log format {(args[1] if args else 'xml')!r}; use one of auto, json, plain"
         ]
+
+
+def test_no_color_leaves_the_log_lines_uncoloured(terminal: Terminal, tmp_path: Path) -> None:
+    def log_lines(term: Terminal, env: dict[str, str]) -> list[str]:
+        screen = term.run([sys.executable, str(DEMO), str(tmp_path)], env, escapes=True)
+        return [line for line in screen.splitlines() if "switched traffic" in line or "step 2/5" in line]
+
+    coloured = log_lines(terminal, demo_env(TERM="xterm"))
+    second = Terminal(f"{terminal.socket}-b")
+    try:
+        plain = log_lines(second, demo_env(TERM="xterm", NO_COLOR="1"))
+    finally:
+        subprocess.run(["tmux", "-L", second.socket, "kill-server"], capture_output=True, check=False, timeout=30)
+    assert len(coloured) == len(plain) == 2
+    assert all("\x1b[" in line for line in coloured)  # the time and the names are dimmed
+    assert not any("\x1b[" in line for line in plain)
