@@ -87,7 +87,7 @@ class LiveReporter:
     def _event(self, event: Mapping[str, Any]) -> None:
         stage = event.get("stage")
         if isinstance(stage, str) and stage in self._results and event.get("event") not in _OWN_EVENTS:
-            self._last_line[stage] = _output.describe(event).splitlines()[0][:200] if event else ""
+            self._last_line[stage] = (_output.describe(event).splitlines() or [""])[0][:200]
 
     def stage_started(self, result: StageResult) -> None:
         self._results[result.name] = result
