@@ -141,3 +141,16 @@ def test_no_color_leaves_the_log_lines_uncoloured(terminal: Terminal, tmp_path: 
     assert len(coloured) == len(plain) == 2
     assert all("\x1b[" in line for line in coloured)  # the time and the names are dimmed
     assert not any("\x1b[" in line for line in plain)
+
+
+def test_log_lines_racing_the_first_refresh_never_draw_a_second_table(terminal: Terminal, tmp_path: Path) -> None:
+    # A loaded machine: the table draws slowly and worker threads log just as the first refresh is due.
+    script = Path(__file__).with_name("slow_terminal_run.py")
+    screen = terminal.run([sys.executable, str(script), str(tmp_path)], demo_env(TERM="xterm")).splitlines()
+    assert "EXIT=0" in screen, "\n".join(screen)
+    headers = [i for i, line in enumerate(screen) if line.startswith("┃ stage")]
+    assert len(headers) == 1, "\n".join(screen)
+    ticks = [line for line in screen[: headers[0]] if " tick n=" in line]
+    assert len(ticks) == 3 * 2 * 6, "\n".join(screen)  # every line, once, above the table
+    for index in range(3):
+        assert any(re.match(rf"^│ stage{index} +│ passed .*ticked {index}", line) for line in screen), screen

@@ -40,9 +40,9 @@ class LiveReporter:
     """Redraws a table while the run goes on; prints the failing stages' output once it is over."""
 
     def __init__(self, stream: TextIO, *, force_terminal: bool | None = None, width: int | None = None) -> None:
-        from rich.console import Console
+        from shipyard.pipeline._live_console import LockedConsole
 
-        self.console = Console(file=stream, force_terminal=force_terminal, width=width, highlight=False)
+        self.console = LockedConsole(file=stream, force_terminal=force_terminal, width=width, highlight=False)
         self._results: dict[str, StageResult] = {}
         self._last_line: dict[str, str] = {}
         self._live: Any = None
@@ -75,12 +75,15 @@ class LiveReporter:
         return table
 
     def run_started(self, name: str, graph: Graph) -> None:
-        from rich.live import Live
+        from shipyard.pipeline._live_console import LockedLive
 
         self._name = name
         self._results = {stage: StageResult(stage) for stage in graph.order}
-        self._live = Live(get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False)
-        self._live.start()
+        self._live = LockedLive(
+            get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False
+        )
+        # Drawn once before anything else can print, so every later line knows where the table is.
+        self._live.start(refresh=True)
         self._hooks.enter_context(_output.attached(self.console))
         self._hooks.enter_context(_output.listening(self._event))
 
