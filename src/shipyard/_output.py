@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -20,7 +21,7 @@ from typing import Any, TextIO
 
 from shipyard._secrets import redact
 
-__all__ = ["SINK", "PlainRenderer", "attached", "describe", "listening", "progress", "subject_of"]
+__all__ = ["SINK", "PlainRenderer", "attached", "clean", "describe", "listening", "progress", "subject_of"]
 
 Listener = Callable[[Mapping[str, Any]], None]
 
@@ -101,6 +102,26 @@ def progress(event: str, **fields: Any) -> None:
 
 
 # ---------------------------------------------------------------- plain lines
+
+# A tool's escape sequences (colour, cursor movement, window titles) and other control characters.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement, erasing
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, hyperlinks
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+    r"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # C0 controls but tab and newline (a carriage return is below)
+)
+
+
+def clean(text: str) -> str:
+    """``text`` as a file or a terminal can show it: no escape sequence or control character, and of a line
+    rewritten with carriage returns (a tool's progress) only what a terminal would show last."""
+    lines = []
+    for line in text.split("\n"):
+        shown = next((part for part in reversed(line.split("\r")) if part.strip()), "") if "\r" in line else line
+        lines.append(_ESCAPES.sub("", shown))
+    return "\n".join(lines)
+
 
 _HIDDEN = {"event", "timestamp", "level", "component", "stage", "env", "_record", "_from_structlog"}
 
@@ -230,8 +251,8 @@ class PlainRenderer:
 
     def __call__(self, _logger: Any, _method: str, event: MutableMapping[str, Any]) -> str:
         level = str(event.get("level", "info"))
-        message = describe(event)
+        message = clean(describe(event))
         if level in {"warning", "error", "critical"}:
             message = self._style("1;31" if level != "warning" else "33", f"{level}:") + " " + message
-        head = f"{_clock(event)} {_component(event):<8} {subject_of(event):<8}"
+        head = clean(f"{_clock(event)} {_component(event):<8} {subject_of(event):<8}")
         return f"{self._style('2', head)} {message}".rstrip()

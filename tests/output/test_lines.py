@@ -162,3 +162,35 @@ async def test_log_lines_during_a_live_run_go_through_its_console_redacted(tmp_p
     text = screen.getvalue()
     assert "pushed r@***" in text
     assert SECRET not in text
+
+
+TOOL_OUTPUT = "\x1b[1;31mERROR\x1b[0m compiling\x1b[2K\x1b]0;title\x07 \x1b[3Adone\x08!"
+
+
+async def test_a_tools_escape_codes_never_reach_a_file_or_the_table(tmp_path: Path) -> None:
+    # A failing tool that colours its output, moves the cursor and sets the window title: in a log file the
+    # failure reads as plain text; on the terminal, neither the table nor the failure's tail is moved about.
+    pipeline = Pipeline("escapes")
+
+    @pipeline.stage()
+    async def build(ctx: StageContext) -> None:
+        ctx.print(TOOL_OUTPUT)
+        _logging.get_logger("images").info("tool.said", text=TOOL_OUTPUT)
+        raise RuntimeError(f"exit 1: {TOOL_OUTPUT}")
+
+    out = io.StringIO()
+    _logging.configure(stream=out, fmt="plain")
+    await pipeline.run_async(RunOptions(root=tmp_path, environ={}), check=False)
+    text = out.getvalue()
+    assert not any(c in text for c in "\x1b\x07\x08"), repr(text)
+    assert "error: failed in" in text
+    assert "RuntimeError: exit 1: ERROR compiling done!" in text
+    assert "    ERROR compiling done!" in text.splitlines()  # the output tail, readable
+
+    _logging.configure(stream=io.StringIO(), fmt="plain")
+    screen = io.StringIO()
+    live = LiveReporter(screen, force_terminal=True, width=100)
+    await pipeline.run_async(RunOptions(root=tmp_path, reporters=[live], environ={}), check=False)
+    drawn = screen.getvalue()
+    assert not any(code in drawn for code in ("\x1b]0;", "\x1b[3A", "\x1b[2Kdone")), repr(drawn)
+    assert "ERROR compiling done!" in drawn

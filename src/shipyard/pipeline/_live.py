@@ -90,13 +90,13 @@ class LiveReporter:
     def _event(self, event: Mapping[str, Any]) -> None:
         stage = event.get("stage")
         if isinstance(stage, str) and stage in self._results and event.get("event") not in _OWN_EVENTS:
-            self._last_line[stage] = (_output.describe(event).splitlines() or [""])[0][:200]
+            self._last_line[stage] = (_output.clean(_output.describe(event)).splitlines() or [""])[0][:200]
 
     def stage_started(self, result: StageResult) -> None:
         self._results[result.name] = result
 
     def stage_output(self, stage: str, line: str) -> None:
-        self._last_line[stage] = line[:200]
+        self._last_line[stage] = (_output.clean(line).splitlines() or [""])[0][:200]
 
     def stage_finished(self, result: StageResult) -> None:
         self._results[result.name] = result
@@ -112,7 +112,7 @@ class LiveReporter:
         from rich.text import Text
 
         for r in report.failed:
-            self.console.print(Rule(Text(redact(f"{r.name} failed: {r.error}"), style="bold red")))
-            self.console.print(Text(redact(r.output.rstrip())), soft_wrap=True)
+            self.console.print(Rule(Text(_output.clean(redact(f"{r.name} failed: {r.error}")), style="bold red")))
+            self.console.print(Text(_output.clean(redact(r.output.rstrip()))), soft_wrap=True)
         if report.critical_path:
             self.console.print(Text(redact(f"critical path: {' -> '.join(report.critical_path)}"), style="dim"))
