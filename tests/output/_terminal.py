@@ -36,6 +36,8 @@ class Terminal:
     """A detached tmux server of its own (``-L``), one 120x40 window: a real pseudo-terminal and screen."""
 
     socket: str
+    width: int = 120
+    height: int = 40
 
     def tmux(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         return subprocess.run(
@@ -48,13 +50,18 @@ class Terminal:
         ).stdout
 
     def start(self, command: list[str], env: Mapping[str, str]) -> None:
-        """Start ``command`` in a new 120x40 window, with exactly ``env`` (tmux would set its own TERM)."""
+        """Start ``command`` in a new window (120x40 unless set), with exactly ``env`` (tmux would set its own TERM)."""
         pinned = [
             "env",
             *(f"{name}={value}" for name, value in env.items() if name in {"TERM", "NO_COLOR", "SHIPYARD_DEMO_STEP"}),
         ]
         shell = subprocess.list2cmdline([*pinned, *command])
-        self.tmux("new-session", "-d", "-x", "120", "-y", "40", f"{shell}; echo EXIT=$?; sleep 600", env=env)
+        self.tmux(
+            "new-session",
+            *("-d", "-x", str(self.width), "-y", str(self.height)),
+            f"{shell}; echo EXIT=$?; sleep 600",
+            env=env,
+        )
 
     def run(self, command: list[str], env: Mapping[str, str], *, timeout: float = 60, escapes: bool = False) -> str:
         """Run ``command`` in the terminal; return the whole screen with its scrollback once it exited
@@ -67,3 +74,6 @@ class Terminal:
                 return screen
             time.sleep(0.2)
         raise AssertionError(f"no exit within {timeout} s; screen:\n{screen}")
+
+    def cursor_shown(self) -> bool:
+        return self.tmux("display-message", "-p", "-t", "0", "#{cursor_flag}").strip() == "1"

@@ -154,3 +154,39 @@ def test_log_lines_racing_the_first_refresh_never_draw_a_second_table(terminal: 
     assert len(ticks) == 3 * 2 * 6, "\n".join(screen)  # every line, once, above the table
     for index in range(3):
         assert any(re.match(rf"^│ stage{index} +│ passed .*ticked {index}", line) for line in screen), screen
+
+
+MANY = Path(__file__).with_name("many_stages_run.py")
+
+
+def test_a_table_taller_than_the_terminal_finishes_and_is_drawn_once(terminal: Terminal, tmp_path: Path) -> None:
+    # 15 stages in an 80x10 terminal: the live table is cut to the screen, every line of 200 characters wraps.
+    terminal.width, terminal.height = 80, 10
+    screen = terminal.run([sys.executable, str(MANY), str(tmp_path), "15", "1.5"], demo_env(TERM="xterm"))
+    lines = screen.splitlines()
+    assert "EXIT=0" in lines, screen
+    assert len([line for line in lines if line.startswith("┃ stage")]) == 1, screen
+    for index in range(15):  # the final table is drawn whole, below the log lines
+        assert any(re.match(rf"^│ stage-number-{index} +│ passed .*done {index}", line) for line in lines), screen
+    assert terminal.cursor_shown()
+
+
+def test_ctrl_c_during_a_live_run_leaves_the_terminal_sane(terminal: Terminal, tmp_path: Path) -> None:
+    terminal.start([sys.executable, str(MANY), str(tmp_path), "4", "30"], demo_env(TERM="xterm"))
+    for _ in range(100):
+        if "running" in terminal.tmux("capture-pane", "-p", "-t", "0"):
+            break
+        subprocess.run(["sleep", "0.1"], check=True)
+    subprocess.run(["sleep", "0.5"], check=True)
+    terminal.tmux("send-keys", "-t", "0", "C-c")
+    for _ in range(150):
+        screen = terminal.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
+        if "EXIT=" in screen:
+            break
+        subprocess.run(["sleep", "0.2"], check=True)
+    lines = screen.splitlines()
+    assert "EXIT=130" in lines, screen
+    assert len([line for line in lines if line.startswith("┃ stage")]) == 1, screen
+    assert len([line for line in lines if re.match(r"^│ stage-number-\d +│ cancelled ", line)]) == 4, screen
+    assert "Traceback" not in screen
+    assert terminal.cursor_shown()

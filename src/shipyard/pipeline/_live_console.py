@@ -2,9 +2,9 @@
 
 rich's ``Live`` works out where the previous table started (under its own lock) but draws the new one after
 letting go of it; a line printed from another thread while the refresh thread draws can then measure the same
-old position, or none at all before the first draw, and the header appears a second time. Here every print,
-refresh, start and stop holds one re-entrant lock, always taken before ``Live``'s own, so one drawing is
-finished before the next is measured. Imported only once a live view starts (it imports rich).
+old position, or none at all before the first draw, and the header appears a second time. Here every print and
+everything ``Live`` does holds one re-entrant lock (the console's, which ``Live`` takes as its own), so one
+drawing is finished before the next is measured. Imported only once a live view starts (it imports rich).
 """
 
 from __future__ import annotations
@@ -31,24 +31,9 @@ class LockedConsole(Console):
 
 
 class LockedLive(Live):
-    """``Live`` on a ``LockedConsole``: the console's lock is taken before ``Live``'s own (one order, no deadlock)."""
+    """``Live`` on a ``LockedConsole``, sharing its lock: rich takes ``Live._lock`` itself in places (its refresh
+    thread, ``update``, ``process_renderables``), so two locks would deadlock in some order; one lock cannot."""
 
     def __init__(self, *args: Any, console: LockedConsole, **kwargs: Any) -> None:
         super().__init__(*args, console=console, **kwargs)
-        self._draw_lock = console.draw_lock
-
-    def start(self, refresh: bool = False) -> None:
-        with self._draw_lock:
-            super().start(refresh=refresh)
-
-    def stop(self) -> None:
-        with self._draw_lock:
-            super().stop()
-
-    def refresh(self) -> None:
-        with self._draw_lock:
-            super().refresh()
-
-    def update(self, renderable: Any, *, refresh: bool = False) -> None:
-        with self._draw_lock:
-            super().update(renderable, refresh=refresh)
+        self._lock = console.draw_lock
