@@ -45,6 +45,12 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _t(text: object) -> str:
+    """Text for a plotly label: plotly reads ``<b>``, ``<a href>``, ``<br>`` in labels as markup and decodes
+    entities, so a name with ``<`` or ``&`` is escaped to be shown as written."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -68,7 +74,7 @@ def _gantt(run: Run, div_id: str) -> str:
 
     figure = go.Figure()
     timed = [s for s in run.stages if s.start is not None and s.end is not None]
-    order = [s.name for s in run.stages]
+    order = [_t(s.name) for s in run.stages]
     critical = set(run.critical_path)
     for category, color in _COLORS.items():
         stages = [s for s in timed if _category(s.state, s.cache) == category]
@@ -78,7 +84,7 @@ def _gantt(run: Run, div_id: str) -> str:
             go.Bar(
                 name=category,
                 orientation="h",
-                y=[s.name for s in stages],
+                y=[_t(s.name) for s in stages],
                 base=[(s.start or 0.0) - run.started for s in stages],
                 x=[max((s.end or 0.0) - (s.start or 0.0), 0.001) for s in stages],
                 marker={
@@ -90,14 +96,15 @@ def _gantt(run: Run, div_id: str) -> str:
                 },
                 text=[f"{s.duration:.1f} s" + (" · critical" if s.name in critical else "") for s in stages],
                 textposition="auto",
-                customdata=[[s.summary or s.error, s.cache] for s in stages],
+                customdata=[[_t(s.summary or s.error), _t(s.cache)] for s in stages],
                 hovertemplate="%{y}: %{x:.2f} s from %{base:.2f} s<br>cache %{customdata[1]}"
                 "<br>%{customdata[0]}<extra>" + category + "</extra>",
             )
         )
     path = " → ".join(run.critical_path) or "none"
+    title = f"{run.pipeline}: {run.result} in {run.duration:.1f} s · critical path (outlined): {path}"
     figure.update_layout(
-        title={"text": f"{run.pipeline}: {run.result} in {run.duration:.1f} s · critical path (outlined): {path}"},
+        title={"text": _t(title)},
         barmode="overlay",
         height=140 + 34 * max(len(order), 1),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
@@ -121,7 +128,7 @@ def _durations(pipeline: str, runs: list[Run], div_id: str) -> str:
             continue
         figure.add_trace(
             go.Scatter(
-                name=name,
+                name=_t(name),
                 mode="lines+markers",
                 x=[_iso(run.started) for run, _ in points],
                 y=[s.duration for _, s in points],
@@ -136,10 +143,10 @@ def _durations(pipeline: str, runs: list[Run], div_id: str) -> str:
                         for _, s in points
                     ],
                 },
-                customdata=[[s.state, s.cache] for _, s in points],
-                hovertemplate="%{x}<br>"
-                + name
-                + ": %{y:.2f} s (%{customdata[0]}, cache %{customdata[1]})<extra></extra>",
+                customdata=[[_t(s.state), _t(s.cache)] for _, s in points],
+                # The name from the trace, never pasted into the template (a name may hold ``%{...}``).
+                hovertemplate="%{x}<br>%{fullData.name}: %{y:.2f} s (%{customdata[0]}, cache %{customdata[1]})"
+                "<extra></extra>",
             )
         )
     figure.add_trace(
@@ -152,7 +159,7 @@ def _durations(pipeline: str, runs: list[Run], div_id: str) -> str:
         )
     )
     figure.update_layout(
-        title={"text": f"{pipeline}: stage durations over {len(runs)} run(s) (◇ cache hit, x failed)"},
+        title={"text": _t(f"{pipeline}: stage durations over {len(runs)} run(s) (◇ cache hit, x failed)")},
         height=380,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
         yaxis={"title": {"text": "seconds"}, "rangemode": "tozero"},
@@ -175,13 +182,13 @@ def _deploy_chart(env: str, deploys: list[Deploy], div_id: str) -> str:
                 x=[_iso(d.started_at) for d in chosen],
                 y=[d.duration for d in chosen],
                 marker={"color": color},
-                customdata=[[d.action, d.image, d.previous_image or "nothing", d.who] for d in chosen],
+                customdata=[[_t(d.action), _t(d.image), _t(d.previous_image or "nothing"), _t(d.who)] for d in chosen],
                 hovertemplate="%{customdata[0]} %{customdata[1]}<br>replaced %{customdata[2]}<br>"
                 "by %{customdata[3]}, %{y:.1f} s<extra>" + result + "</extra>",
             )
         )
     figure.update_layout(
-        title={"text": f"{env}: deploy durations"},
+        title={"text": _t(f"{env}: deploy durations")},
         height=300,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
         yaxis={"title": {"text": "seconds"}, "rangemode": "tozero"},
