@@ -58,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
     for note in data.notes:
         print(f"shipyard report: {note}")  # noqa: T201
     if args.open:
+        import sys
         import webbrowser
 
-        webbrowser.open(path.as_uri())
+        try:
+            opened = webbrowser.open(path.as_uri())
+        except webbrowser.Error:
+            opened = False
+        if not opened:  # the report is written; say where, rather than pretend it opened
+            print(f"shipyard report: no browser found to open it; open {path.as_uri()} in one", file=sys.stderr)  # noqa: T201
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -30,7 +31,10 @@ def parse_since(text: str, *, now: float) -> float:
     """``--since``: a duration back from now (``30m``, ``12h``, ``7d``, ``2w``) or an ISO date or time (UTC)."""
     value = text.strip()
     if match := _DURATION.match(value):
-        return now - float(match.group(1)) * _UNIT[match.group(2)]
+        since = now - float(match.group(1)) * _UNIT[match.group(2)]
+        if since < _FIRST:
+            raise ConfigError(f"{text!r} goes back before the year 1; give a shorter duration or a date", key="--since")
+        return since
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -40,11 +44,29 @@ def parse_since(text: str, *, now: float) -> float:
     return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
+#: The times a report can show (a date between the years 1 and 9999, UTC).
+_FIRST = dt.datetime(1, 1, 2, tzinfo=dt.UTC).timestamp()
+_LAST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC).timestamp()
+
+
 def _ts(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None
     when = dt.datetime.fromisoformat(value)
-    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+    return _checked_time((when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp())
+
+
+def _checked_time(ts: float) -> float:
+    if not _FIRST <= ts <= _LAST:
+        raise ValueError(f"time out of range: {ts}")
+    return ts
+
+
+def _seconds(value: Any) -> float:
+    seconds = float(value or 0.0)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration: {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,7 @@ def _run(data: Mapping[str, Any], file: str) -> Run:
             state=str(s.get("state", "")),
             start=_ts(s.get("started")),
             end=_ts(s.get("ended")),
-            duration=float(s.get("duration_s") or 0.0),
+            duration=_seconds(s.get("duration_s")),
             cache=str(s.get("cache") or ""),
             summary=redact(str(s.get("summary") or "")),
             error=redact(str(s.get("error") or "")),
@@ -113,7 +135,7 @@ def _run(data: Mapping[str, Any], file: str) -> Run:
     started = _ts(data["started"])
     if started is None:
         raise ValueError("no start time")
-    ended = _ts(data.get("ended")) or started + float(data.get("duration_s") or 0.0)
+    ended = _ts(data.get("ended")) or _checked_time(started + _seconds(data.get("duration_s")))
     return Run(
         pipeline=redact(str(data["pipeline"])),
         result=str(data.get("result", "")),
@@ -134,7 +156,7 @@ def load_runs(directory: Path, *, since: float | None = None) -> tuple[list[Run]
             continue
         try:
             run = _run(json.loads(path.read_text(encoding="utf-8")), path.name)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
             notes.append(f"skipped {path.name}: not a run report ({type(exc).__name__}: {redact(str(exc))[:120]})")
             continue
         if since is None or run.started >= since:
@@ -153,8 +175,8 @@ def _deploy(env: str, record: Any) -> Deploy:
         previous_image=redact(str(data.get("previous_image") or "")),
         result=str(data.get("result", "")),
         who=redact(str(data.get("who", ""))),
-        started_at=float(data.get("started_at") or 0.0),
-        duration=float(data.get("duration") or 0.0),
+        started_at=_checked_time(float(data.get("started_at") or 0.0)),
+        duration=_seconds(data.get("duration")),
         reason=redact(str(data.get("reason") or "")),
     )
 
