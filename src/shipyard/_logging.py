@@ -19,7 +19,17 @@ import structlog
 from shipyard import _output
 from shipyard._secrets import redact
 
-__all__ = ["FORMATS", "configure", "get_logger", "in_ci", "output_mode", "redact_event", "set_format", "use_color"]
+__all__ = [
+    "FORMATS",
+    "configure",
+    "get_logger",
+    "in_ci",
+    "json_requested",
+    "output_mode",
+    "redact_event",
+    "set_format",
+    "use_color",
+]
 
 #: ``--log-format`` / ``SHIPYARD_LOG_FORMAT`` values: ``auto`` picks JSON in CI, else plain (live on a terminal).
 FORMATS = ("auto", "json", "plain")
@@ -90,6 +100,17 @@ def output_mode(
     if chosen == "auto" and _is_terminal(stream or sys.stderr, environ):
         return "live"
     return "plain"
+
+
+def json_requested(environ: Mapping[str, str] | None = None) -> bool:
+    """True when JSON was asked for (``--log-format json`` or ``SHIPYARD_LOG_FORMAT=json``), not just chosen by CI;
+    a bad value is not a request (its own error says so)."""
+    environ = os.environ if environ is None else environ
+    try:
+        chosen = _requested.get("format") or _checked(environ.get("SHIPYARD_LOG_FORMAT", ""), "SHIPYARD_LOG_FORMAT")
+    except Exception:  # noqa: BLE001 - ConfigError; this is asked while another error is being reported
+        return False
+    return chosen == "json"
 
 
 def use_color(stream: TextIO | None = None, *, environ: Mapping[str, str] | None = None) -> bool:

@@ -190,3 +190,23 @@ def test_ctrl_c_during_a_live_run_leaves_the_terminal_sane(terminal: Terminal, t
     assert len([line for line in lines if re.match(r"^│ stage-number-\d +│ cancelled ", line)]) == 4, screen
     assert "Traceback" not in screen
     assert terminal.cursor_shown()
+
+
+def test_an_error_is_a_json_line_when_json_was_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text("from shipyard.tasks import ns\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "plain"\nversion = "0"\n')
+    for args, env in ((["--log-format", "json"], demo_env()), ([], demo_env(SHIPYARD_LOG_FORMAT="json"))):
+        proc = subprocess.run(
+            [sys.executable, "-m", "invoke", "history", "--env", "nowhere", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd=tmp_path,
+            check=False,
+        )
+        assert proc.returncode == 2, proc.stderr
+        events = _events(proc.stderr)  # every line on stderr is JSON, the error too
+        assert [(e["event"], e["level"], e["exit_code"]) for e in events] == [("error", "error", 2)]
+        assert str(events[0]["message"]).startswith("invoke: error: ")
+        assert "no environments defined" in str(events[0]["message"])
