@@ -210,3 +210,15 @@ def test_an_error_is_a_json_line_when_json_was_asked_for(tmp_path: Path) -> None
         assert [(e["event"], e["level"], e["exit_code"]) for e in events] == [("error", "error", 2)]
         assert str(events[0]["message"]).startswith("invoke: error: ")
         assert "no environments defined" in str(events[0]["message"])
+
+
+def test_stdout_piped_away_keeps_its_data_while_the_table_is_live(terminal: Terminal, tmp_path: Path) -> None:
+    # ``invoke ... > out.txt`` on a terminal: the table and the log lines are on stderr (the terminal), and
+    # what the run prints to stdout goes to the file, not into the live console.
+    script, out = Path(__file__).with_name("stdout_run.py"), tmp_path / "out.txt"
+    shell = f"{subprocess.list2cmdline([sys.executable, str(script), str(tmp_path)])} > {out}"
+    screen = terminal.run(["sh", "-c", shell], demo_env(TERM="xterm"))
+    assert "EXIT=0" in screen, screen
+    assert out.read_text().splitlines() == [f"payload line {n}" for n in range(3)], screen
+    assert "payload line" not in screen
+    assert "┃ stage" in screen

@@ -84,3 +84,31 @@ def test_open_without_a_browser_says_so_and_does_not_hang(tmp_path: Path) -> Non
     assert proc.stderr.strip().splitlines() == [
         f"shipyard report: no browser found to open it; open {out.as_uri()} in one"
     ]
+
+
+async def test_a_registered_secret_never_reaches_the_report(tmp_path: Path) -> None:
+    from shipyard._report import build_report, write_report
+    from shipyard._secrets import register_secret
+    from shipyard.pipeline import Pipeline, RunOptions, StageContext
+
+    secret = "report-secret-0f9e8d7c6b"
+    register_secret(secret)
+    pipeline = Pipeline("secretive")
+
+    @pipeline.stage()
+    async def login(ctx: StageContext) -> None:
+        ctx.print(f"token {secret}")
+        ctx.summary = f"logged in with {secret}"
+
+    @pipeline.stage(after=["login"])
+    async def push(ctx: StageContext) -> None:
+        raise RuntimeError(f"denied for {secret}")
+
+    await pipeline.run_async(RunOptions(root=tmp_path, reporters=[], environ={}), check=False)
+    out = write_report(build_report(tmp_path / ".shipyard" / "runs"), tmp_path / "r.html")
+    text = out.read_text()
+    assert "logged in with ***" in text
+    assert "denied for ***" in text
+    assert secret not in text
+    for run_file in (tmp_path / ".shipyard" / "runs").glob("*.json"):
+        assert secret not in run_file.read_text()

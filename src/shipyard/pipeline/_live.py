@@ -8,6 +8,7 @@ draws it above the table instead of breaking the live region; each stage's log e
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
@@ -34,6 +35,13 @@ _STYLE = {
     StageState.CANCELLED: "yellow",
     StageState.SKIPPED: "dim",
 }
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 class LiveReporter:
@@ -80,7 +88,12 @@ class LiveReporter:
         self._name = name
         self._results = {stage: StageResult(stage) for stage in graph.order}
         self._live = LockedLive(
-            get_renderable=self._render, console=self.console, refresh_per_second=8, transient=False
+            get_renderable=self._render,
+            console=self.console,
+            refresh_per_second=8,
+            transient=False,
+            # stdout is drawn above the table only when it is a terminal too; piped away, its data stays its own.
+            redirect_stdout=_is_terminal(sys.stdout),
         )
         # Drawn once before anything else can print, so every later line knows where the table is.
         self._live.start(refresh=True)
