@@ -222,3 +222,16 @@ def test_stdout_piped_away_keeps_its_data_while_the_table_is_live(terminal: Term
     assert out.read_text().splitlines() == [f"payload line {n}" for n in range(3)], screen
     assert "payload line" not in screen
     assert "┃ stage" in screen
+
+
+def test_a_run_that_dies_before_it_finishes_still_gives_the_terminal_back(terminal: Terminal, tmp_path: Path) -> None:
+    # The run report cannot be written (its directory is a file): the process dies with a traceback, and
+    # the terminal still gets its cursor back and the table is left whole, the shell prompt on a line of its own.
+    (tmp_path / ".shipyard").mkdir()
+    (tmp_path / ".shipyard" / "runs").write_text("not a directory")
+    screen = terminal.run([sys.executable, str(MANY), str(tmp_path), "2", "0.3"], demo_env(TERM="xterm"))
+    lines = screen.splitlines()
+    assert "EXIT=1" in lines, screen
+    assert "FileExistsError" in screen
+    assert len([line for line in lines if line.startswith("┃ stage")]) == 1, screen
+    assert terminal.cursor_shown(), screen

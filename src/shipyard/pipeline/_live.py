@@ -7,6 +7,7 @@ draws it above the table instead of breaking the live region; each stage's log e
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import sys
 import time
@@ -97,6 +98,9 @@ class LiveReporter:
         )
         # Drawn once before anything else can print, so every later line knows where the table is.
         self._live.start(refresh=True)
+        # A run that dies before it finishes (its report cannot be written, a second Ctrl-C) still stops the
+        # table at exit: the cursor shown again, the table whole, the shell's prompt on a line of its own.
+        atexit.register(self._stop)
         self._hooks.enter_context(_output.attached(self.console))
         self._hooks.enter_context(_output.listening(self._event))
 
@@ -114,13 +118,17 @@ class LiveReporter:
     def stage_finished(self, result: StageResult) -> None:
         self._results[result.name] = result
 
-    def run_finished(self, report: RunReport) -> None:
-        for r in report.stages:
-            self._results[r.name] = r
+    def _stop(self) -> None:
+        atexit.unregister(self._stop)
         if self._live is not None:
             self._live.stop()
             self._live = None
         self._hooks.close()
+
+    def run_finished(self, report: RunReport) -> None:
+        for r in report.stages:
+            self._results[r.name] = r
+        self._stop()
         from rich.rule import Rule
         from rich.text import Text
 
