@@ -235,3 +235,26 @@ def test_a_run_that_dies_before_it_finishes_still_gives_the_terminal_back(termin
     assert "FileExistsError" in screen
     assert len([line for line in lines if line.startswith("┃ stage")]) == 1, screen
     assert terminal.cursor_shown(), screen
+
+
+def test_invoke_check_with_log_format_json_writes_only_json_lines(tmp_path: Path) -> None:
+    from shipyard.testing import make_check_project
+
+    root = make_check_project(tmp_path / "proj", failing="typecheck")
+    invoke = str(Path(sys.executable).parent / "invoke")
+    proc = subprocess.run(
+        [invoke, "check", "--explain", "--log-format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=demo_env(),
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    events = _events(proc.stderr)  # the failing output, the cache explanations and the error: all JSON
+    failed = [e for e in events if e["event"] == "stage failed"]
+    assert [e["stage"] for e in failed] == ["typecheck"]
+    assert "FAILED typecheck" in str(failed[0]["output"])
+    assert any(e["event"] == "cache miss" and e["stage"] == "lint" for e in events), events
+    assert events[-1]["event"] == "error"
