@@ -194,3 +194,20 @@ async def test_a_tools_escape_codes_never_reach_a_file_or_the_table(tmp_path: Pa
     drawn = screen.getvalue()
     assert not any(code in drawn for code in ("\x1b]0;", "\x1b[3A", "\x1b[2Kdone")), repr(drawn)
     assert "ERROR compiling done!" in drawn
+
+
+async def test_square_brackets_in_names_are_text_not_rich_markup(tmp_path: Path) -> None:
+    _logging.configure(stream=io.StringIO(), fmt="plain")
+    pipeline = Pipeline("app[red]v[bold]2")
+
+    @pipeline.stage(name="s[/]x")
+    async def stage(ctx: StageContext) -> None:
+        ctx.print("[/] [bold]out")
+        raise RuntimeError("[/]boom")
+
+    screen = io.StringIO()
+    live = LiveReporter(screen, force_terminal=True, width=100)
+    await pipeline.run_async(RunOptions(root=tmp_path, reporters=[live], environ={}), check=False)
+    text = screen.getvalue()
+    assert "pipeline app[red]v[bold]2" in text
+    assert "s[/]x failed: RuntimeError: [/]boom" in text

@@ -62,7 +62,7 @@ class LiveReporter:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=redact(f"pipeline {self._name}"), title_justify="left", expand=False)
+        table = Table(title=Text(redact(f"pipeline {self._name}")), title_justify="left", expand=False)
         # Fixed columns keep their width; only the progress column is cut (with an ellipsis) to fit the terminal.
         widths = {"stage": max([5, *(len(name) for name in self._results)]), "state": 9, "elapsed": 7, "cache": 6}
         widths["stage"] = min(widths["stage"], 30)
