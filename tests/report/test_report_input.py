@@ -112,3 +112,21 @@ async def test_a_registered_secret_never_reaches_the_report(tmp_path: Path) -> N
     assert secret not in text
     for run_file in (tmp_path / ".shipyard" / "runs").glob("*.json"):
         assert secret not in run_file.read_text()
+
+
+def test_output_to_a_directory_or_nowhere_and_a_missing_root(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    proc = report(tmp_path, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "report.html").is_file()  # into the directory, as cp would
+    assert sorted(p.name for p in (tmp_path).iterdir() if p.name.endswith(".partial")) == []
+
+    (tmp_path / "file").write_text("x")
+    proc = report(tmp_path, "-o", str(tmp_path / "file" / "r.html"))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"shipyard: error: --output: cannot write {tmp_path / 'file' / 'r.html'}: ")
+
+    proc = report(tmp_path / "nowhere", "-o", str(tmp_path / "r.html"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"shipyard: error: --root: {tmp_path / 'nowhere'} is not a directory"

@@ -53,8 +53,11 @@ def write_report(data: ReportData, path: Path) -> Path:
         raise
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)  # gone already when it replaced the report
     return path
 
 

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from shipyard._report import build_report, parse_since, write_report
 
     root = args.root.resolve() if args.root else _pyproject.find_root()
+    if not root.is_dir():
+        raise ConfigError(f"{root} is not a directory", key="--root")
     since = parse_since(args.since, now=time.time()) if args.since else None
     environments = None
     read = None
@@ -51,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
         read = history
     data = build_report(root / ".shipyard" / "runs", environments=environments, read_history=read, since=since)
     output = args.output if args.output is not None else root / ".shipyard" / "report.html"
-    path = write_report(data, output.resolve())
+    if output.is_dir():  # into the directory, as cp would
+        output = output / "report.html"
+    try:
+        path = write_report(data, output.resolve())
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output}: {exc.strerror or exc}", key="--output") from None
     deploys = sum(len(d) for d in data.deploys.values())
     size = path.stat().st_size / 1_000_000
     print(f"wrote {path} ({len(data.runs)} runs, {deploys} deploys, {size:.1f} MB)")  # noqa: T201 - the CLI reports
