@@ -11,7 +11,7 @@ what="${1:-all}"
 
 bash "$here/install-uv.sh"
 if [ "$what" = "all" ]; then
-  for step in system-packages.sh docker-engine.sh registry.sh base-image.sh; do
+  for step in system-packages.sh docker-engine.sh registry.sh base-image.sh report-tools.sh; do
     if [ -f "$here/$step" ]; then bash "$here/$step"; fi
   done
 fi

@@ -28,6 +28,19 @@ class Exit(SystemExit):
         self.message = message
 
 
+def _error_line(message: str, code: int) -> str:
+    """The error as one line: a JSON event when JSON lines were asked for (so stderr stays all JSON)."""
+    from shipyard._logging import json_requested
+
+    if not json_requested():
+        return message
+    import datetime as dt
+    import json
+
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    return json.dumps({"event": "error", "level": "error", "message": message, "exit_code": code, "timestamp": stamp})
+
+
 @contextlib.contextmanager
 def handle_errors(prog: str = "shipyard") -> Iterator[None]:
     """Turn Shipyard's errors into a one-line message on stderr and a non-zero exit."""
@@ -51,7 +64,7 @@ def _fail(prog: str, text: str, code: int) -> Exit:
 
     # Redacted before and after joining the lines: a secret's lines could meet again on the one line.
     message = safe(f"{prog}: error: {redact(' '.join(redact(text).split()))}")
-    print(message, file=sys.stderr)  # noqa: T201 - the CLI is the one place that prints
+    print(_error_line(message, code), file=sys.stderr)  # noqa: T201 - the CLI is the one place that prints
     return Exit(message, code)
 
 

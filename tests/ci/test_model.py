@@ -140,7 +140,10 @@ def test_staging_deploys_from_main_after_the_gate() -> None:
     assert staging["needs"] == [GATE_JOB]
     assert "refs/heads/main" in staging["if"]
     assert staging["environment"] == "staging"
-    deploy = staging["steps"][-1]
+    deploy = next(s for s in staging["steps"] if s.get("name") == "Deploy")
+    upload = staging["steps"][-1]  # after the deploy, even a failed one: the run report is the summary's link
+    assert upload["with"]["name"] == "shipyard-report"
+    assert upload["if"] == "${{ !cancelled() }}"
     assert deploy["run"] == 'uv run --locked invoke deploy --env "$DEPLOY_ENV"'
     assert deploy["env"] == {"DEPLOY_ENV": "staging"}
     aws = next(s for s in staging["steps"] if "configure-aws-credentials" in s.get("uses", ""))

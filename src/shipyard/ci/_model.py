@@ -268,6 +268,15 @@ def _deploy_job(config: CiConfig, target: str, *, needs: list[str] | None = None
     steps.append(
         {"name": "Deploy", "run": 'uv run --locked invoke deploy --env "$DEPLOY_ENV"', "env": {"DEPLOY_ENV": target}}
     )
+    # The deploy run's HTML report (written by the step summary's reporter), linked from the summary.
+    steps.append(
+        {
+            "name": "Upload the run report",
+            "if": "${{ !cancelled() }}",
+            "uses": "actions/upload-artifact",
+            "with": {"name": "shipyard-report", "path": "reports/shipyard-report.html", "if-no-files-found": "ignore"},
+        }
+    )
     job: Job = {"name": f"invoke deploy --env {target}"}
     if needs:
         job["needs"] = needs

@@ -85,6 +85,10 @@ def build_image(
             )
             for line in lines:
                 for event in stream.feed(line):
+                    if event.kind == "step":  # progress for the live view and the log: step n/m
+                        _log().info(
+                            "image.build.step", image=config.name, step=event.step, total=event.total, text=event.text
+                        )
                     if on_event is not None:
                         on_event(event)
         if stream.error is not None:

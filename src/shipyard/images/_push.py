@@ -212,6 +212,24 @@ def _should_retry(exc: Exception) -> bool:
     return False
 
 
+class _Throttle:
+    """Push progress: to the live view at most 5 times a second, to the log every 10 s (a long push is not stuck)."""
+
+    def __init__(self) -> None:
+        self.shown = self.logged = time.monotonic()
+
+    def update(self, repository: str, stream: PushStream) -> None:
+        from shipyard import _output
+
+        now = time.monotonic()
+        if now - self.shown >= 0.2:
+            self.shown = now
+            _output.progress("image.push.progress", image=repository, **stream.progress)
+        if now - self.logged >= 10:
+            self.logged = now
+            _log().info("image.push.progress", image=repository, **stream.progress)
+
+
 def _push_once(  # noqa: PLR0917 - the push's parts, passed explicitly
     api: docker.APIClient,
     repository: str,
@@ -226,6 +244,7 @@ def _push_once(  # noqa: PLR0917 - the push's parts, passed explicitly
     import urllib3.exceptions
 
     stream = PushStream()
+    shown = _Throttle()
     try:
         for line in api.push(
             repository, tag=tag, stream=True, decode=True, auth_config=credentials.auth_config(registry)
@@ -238,6 +257,7 @@ def _push_once(  # noqa: PLR0917 - the push's parts, passed explicitly
                     transient=False,
                     log_tail=stream.tail,
                 )
+            shown.update(repository, stream)
     except docker.errors.APIError as exc:
         status = exc.status_code or 0
         message = redact(" ".join(str(exc.explanation or exc).split()))

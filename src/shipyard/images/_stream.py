@@ -98,6 +98,29 @@ class PushStream:
     digest: str | None = None
     error: str | None = None
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    #: Per layer: [bytes sent, bytes total, done]; from the ``progressDetail`` and status of each line.
+    layers: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def progress(self) -> dict[str, int]:
+        """Layers done of those seen, and bytes sent of the known totals (layers the registry had count as done)."""
+        return {
+            "layers_done": sum(1 for layer in self.layers.values() if layer[2]),
+            "layers": len(self.layers),
+            "bytes_done": sum(layer[1] if layer[2] else layer[0] for layer in self.layers.values()),
+            "bytes_total": sum(layer[1] for layer in self.layers.values()),
+        }
+
+    def _track(self, layer: str, status: str, detail: Any) -> None:
+        state = self.layers.setdefault(layer, [0, 0, False])
+        if isinstance(detail, Mapping):
+            current, total = detail.get("current"), detail.get("total")
+            if isinstance(total, int) and total > 0:
+                state[1] = total
+            if isinstance(current, int):
+                state[0] = current
+        if status in {"Pushed", "Layer already exists", "Mounted from"} or status.startswith("Mounted from"):
+            state[2] = True
 
     def feed(self, line: Mapping[str, Any]) -> None:
         if "error" in line or "errorDetail" in line:
@@ -113,6 +136,8 @@ class PushStream:
         if isinstance(status, str):
             if match := _DIGEST.search(status):
                 self.digest = self.digest or match.group(1)
+            if "id" in line and not _DIGEST.search(status):
+                self._track(str(line["id"]), status, line.get("progressDetail"))
             if "id" in line:
                 status = f"{line['id']}: {status}"
             self.tail.append(status)

@@ -1,6 +1,6 @@
 """Output channels of a run. The runner emits events; reporters render them, each redacting what it writes.
 
-- ``LogReporter``: structlog events (JSON lines in CI or off a terminal);
+- ``LogReporter``: structlog events (plain lines off a terminal, JSON lines in CI or with ``--log-format json``);
 - ``GitHubReporter``: ``::group::``/``::error::`` workflow commands and a Markdown step summary;
 - ``LiveReporter`` (``shipyard.pipeline._live``): a rich live table on a terminal.
 
@@ -172,18 +172,23 @@ class GitHubReporter:
             return
         from shipyard.pipeline._report import markdown_summary
 
+        text = markdown_summary(report) + "\n"
+        if report.path is not None:  # the HTML report of the runs, linked as the job's artifact
+            from shipyard._report import ci_report
+
+            text += "\n" + redact(ci_report(report.path.parent, os.environ)) + "\n"
         with self.summary_path.open("a", encoding="utf-8") as summary:
-            summary.write(markdown_summary(report) + "\n")
+            summary.write(text)
 
 
 def default_reporters(*, stream: TextIO | None = None, environ: Mapping[str, str] | None = None) -> list[Reporter]:
-    """The reporters for this process: live view on a terminal, JSON logs otherwise, GitHub extras in Actions."""
-    from shipyard._logging import in_ci
+    """The reporters for this process: live view on a terminal, log lines otherwise, GitHub extras in Actions."""
+    from shipyard._logging import output_mode
 
     environ = os.environ if environ is None else environ
     out = stream or sys.stderr
     reporters: list[Reporter] = []
-    if out.isatty() and not in_ci():
+    if output_mode(out, environ=environ) == "live":
         from shipyard.pipeline._live import LiveReporter
 
         reporters.append(LiveReporter(out))

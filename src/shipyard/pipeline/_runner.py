@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from shipyard._errors import PipelineError, ShipyardError
 from shipyard._secrets import redact
 from shipyard.pipeline._cache import (
@@ -177,6 +179,8 @@ class _Run:
             raise _FailFast(name)
 
     async def _run_stage(self, spec: StageSpec, result: StageResult) -> None:
+        # Each stage is its own task (and to_thread copies the context): its log events carry its name.
+        structlog.contextvars.bind_contextvars(stage=spec.name)
         parts = self._key(spec, result)
         entry = await self._lookup(spec, parts, result) if parts is not None else None
         if entry is not None and parts is not None and await self._restore(spec, entry, parts, result):

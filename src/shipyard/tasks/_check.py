@@ -275,15 +275,21 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
     report = pipeline.run(
         RunOptions(root=root, use_cache=not no_cache, explain=explain, keep_going=keep_going), check=False
     )
-    if not sys.stderr.isatty() or _logging.in_ci():
-        # Off a terminal the JSON events carry the output too; print it plainly so a human can read it.
+    # JSON asked for (--log-format json, SHIPYARD_LOG_FORMAT=json) means stderr is JSON lines only.
+    json_only = _logging.json_requested()
+    if _logging.output_mode() == "json" and not json_only:
+        # The JSON events carry the output escaped; print it plainly so a human can read it (plain lines have it).
         for failed in report.failed:
             print(f"--- {failed.name} failed: {failed.error}\n{failed.output}", file=sys.stderr)  # noqa: T201
     if explain:
         for result in report.stages:
-            if result.inputs:
+            if result.inputs and json_only:
+                _logging.get_logger("pipeline").info("cache inputs", stage=result.name, inputs=result.inputs)
+            elif result.inputs:
                 print(f"{result.name}: hashed {result.inputs}", file=sys.stderr)  # noqa: T201
-            if result.miss_reason:
+            if result.miss_reason and json_only:
+                _logging.get_logger("pipeline").info("cache miss", stage=result.name, reason=result.miss_reason)
+            elif result.miss_reason:
                 print(f"{result.name}: cache miss: {result.miss_reason}", file=sys.stderr)  # noqa: T201
     if not report.ok:
         from shipyard.pipeline import StageFailed

@@ -49,10 +49,11 @@ def _configs(names: list[str]) -> list[ImageConfig]:
 @contextmanager
 def _build_view(name: str) -> Iterator[Callable[[BuildEvent], None]]:
     """A rich live view of the current step and the last lines on a terminal; plain lines otherwise."""
-    from shipyard._logging import in_ci
+    from shipyard import _output
+    from shipyard._logging import output_mode
     from shipyard._secrets import redact
 
-    if in_ci() or not sys.stderr.isatty():
+    if output_mode(sys.stderr) != "live":
         from shipyard._workflow_commands import safe
 
         def plain(event: BuildEvent) -> None:
@@ -78,7 +79,7 @@ def _build_view(name: str) -> Iterator[Callable[[BuildEvent], None]]:
     def render() -> Group:
         return Group(Text(state["title"], style="bold"), *(Text(f"  {line}", style="dim") for line in lines))
 
-    with Live(render(), console=console, refresh_per_second=8, transient=True) as live:
+    with Live(render(), console=console, refresh_per_second=8, transient=True) as live, _output.attached(console):
 
         def rich_view(event: BuildEvent) -> None:
             if event.kind == "step":
