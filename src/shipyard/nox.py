@@ -7,7 +7,7 @@ skips the sync, and any change (a re-lock, a pyproject dependency edit, another 
 So plain ``nox -s lint`` is both fast and correct, with no ``-r``/``-R`` to remember. nox's own reuse flags are
 honoured: ``--reuse-venv=no|never``, ``-N``/``--no-reuse-existing-virtualenvs`` give a fresh venv, ``-r`` and
 ``--reuse-venv=yes|always`` reuse it, and ``-R`` (no install) skips the sync, as nox promises. A venv that lost
-something its sync installed (a tool binary deleted) is re-synced.
+something its sync installed (a tool binary deleted) is re-synced with ``--reinstall``.
 
 Example::
 
@@ -139,11 +139,18 @@ def sync(s: nox.Session, selection: Selection) -> None:
         else:
             reason = f"{', '.join(current.changed_parts(recorded))} changed"
         argv = _uv.sync_argv(uv, selection, Path(s.virtualenv.bin) / "python")
+        if missing:
+            # uv sync sees the package still installed and checks none of its files: only a reinstall brings a
+            # deleted binary back (a wheel's data script such as bin/ruff, or an entry point).
+            argv.append("--reinstall")
         s.log(f"shipyard: {reason}; {' '.join(['uv', *argv[1:]])}")
         env = {"UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
         result = _command.run(argv, cwd=root, env=env, check=False)
         if result.returncode != 0:
             s.error(_uv.explain_failure(result.output, session=s.name))
+        still = [name for name in missing if name not in set(_fingerprint.installed(venv))]
+        if still:  # never record as healthy a venv that still lacks what it had
+            s.error(f"shipyard: {still[0]} is still missing after `uv sync --reinstall`; remove {venv} and rerun")
         _fingerprint.record(venv, _fingerprint.compute(root, selection, venv, uv))
     except ShipyardError as exc:
         s.error(str(exc))
