@@ -42,6 +42,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: The newest CPython minor version, the upper bound when only requires-python names the supported versions.
 NEWEST_PYTHON = "3.14"
+#: The oldest version a requires-python without a lower bound ("<3.13") makes sessions for.
+OLDEST_PYTHON = "3.8"
 #: Interpreter-presence answers kept, one per PATH.
 PYTHONS_CACHE_ENTRIES = 8
 
@@ -224,17 +226,40 @@ def _supported_versions(path: Path) -> tuple[list[str], bool]:
     if any(str(c).startswith("Programming Language :: Python :: 3.") for c in classifiers):
         return list(nox.project.python_versions(data)), True
     # No version classifiers: every version requires-python allows, up to the newest CPython there is.
-    try:
-        wanted = list(nox.project.python_versions(data, max_version=NEWEST_PYTHON))
-    except ValueError:
-        wanted = []
-    if not wanted:
+    return _from_requires_python(data.get("project", {}).get("requires-python"), path), False
+
+
+def _from_requires_python(requires: object, path: Path) -> list[str]:
+    """Every minor version ``requires`` allows (any of its releases), OLDEST_PYTHON..NEWEST_PYTHON."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    key = "project.requires-python"
+    if requires is None or requires == "":
         raise ConfigError(
             'declares no Python versions: add `requires-python` (e.g. ">=3.11") or version classifiers',
             file=str(path),
             key="project",
         )
-    return wanted, False
+    if not isinstance(requires, str):
+        raise ConfigError(
+            f'must be a version specifier string such as ">=3.11", got {requires!r}', file=str(path), key=key
+        )
+    try:
+        allowed = SpecifierSet(requires)
+    except InvalidSpecifier:
+        raise ConfigError(f'{requires!r} is not a version specifier (e.g. ">=3.11")', file=str(path), key=key) from None
+    oldest, newest = (int(v.split(".")[1]) for v in (OLDEST_PYTHON, NEWEST_PYTHON))
+    # A minor version is in when its first or a late release is allowed (">3.11" allows 3.11.1; "<3.12.5" 3.12.0).
+    wanted = [
+        f"3.{minor}"
+        for minor in range(oldest, newest + 1)
+        if allowed.contains(f"3.{minor}.0", prereleases=True) or allowed.contains(f"3.{minor}.99", prereleases=True)
+    ]
+    if not wanted:
+        raise ConfigError(
+            f"{requires!r} allows no Python 3 version from {OLDEST_PYTHON} to {NEWEST_PYTHON}", file=str(path), key=key
+        )
+    return wanted
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:
