@@ -30,6 +30,10 @@ def _git(cwd: Path, *argv: str) -> None:
     subprocess.run([*GIT, *argv], cwd=cwd, check=True, capture_output=True)
 
 
+def _files_holding(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
 def test_a_project_inside_a_directory_an_enclosing_repo_ignores_is_still_hashed(tmp_path: Path) -> None:
     # A dotfiles repo in $HOME ignoring everything, or a checkout under another repo's ignored vendor/ directory:
     # git lists none of the project's files, which must not mean "nothing to hash".
@@ -109,3 +113,30 @@ def test_more_bad_check_config_is_one_line_before_anything_runs(tmp_path: Path) 
         assert len(lines) == 1, (text, result.stderr)
         assert lines[0].startswith(f"invoke: error: {pyproject}: {message}"), (text, lines[0])
         assert not (root / ".shipyard" / "runs").exists()
+
+
+async def test_a_stage_that_printed_a_registered_secret_is_not_cached(tmp_path: Path) -> None:
+    from shipyard._secrets import registry
+    from shipyard.pipeline import Pipeline, RunOptions, StageContext
+    from shipyard.pipeline._cleanup import CleanupRegistry
+
+    secret = "pr1nted-secret-value"
+    p = Pipeline("p")
+
+    @p.stage(cache=True)
+    async def deploy_check(ctx: StageContext) -> None:
+        await ctx.run(["sh", "-c", f"echo token={secret}"])
+        ctx.summary = "printed it"
+
+    registry.register(secret)
+    try:
+        options = RunOptions(root=tmp_path, reporters=[], environ={}, cleanup=CleanupRegistry())
+        first = await p.run_async(options)
+        assert first.ok
+        assert any("not cached: its output contained a registered secret" in w for w in first.warnings), first.warnings
+        assert not (tmp_path / ".shipyard" / "cache" / "entries").exists()
+        second = await p.run_async(options)
+        assert second.stage("deploy_check").cache == "miss"  # it runs again: its real output was never stored
+        assert _files_holding(tmp_path, secret.encode()) == []
+    finally:
+        registry.clear()
