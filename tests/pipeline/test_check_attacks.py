@@ -140,3 +140,26 @@ async def test_a_stage_that_printed_a_registered_secret_is_not_cached(tmp_path: 
         assert _files_holding(tmp_path, secret.encode()) == []
     finally:
         registry.clear()
+
+
+async def test_an_output_file_that_is_a_symlink_out_of_the_root_is_not_stored(tmp_path: Path) -> None:
+    # dist/app.whl -> ~/.aws/credentials: the store (perhaps a shared bucket) must never receive the target's bytes.
+    from shipyard.pipeline import FileArtifact, Pipeline, RunOptions, StageContext
+    from shipyard.pipeline._cleanup import CleanupRegistry
+
+    outside = tmp_path / "outside" / "credentials"
+    outside.parent.mkdir()
+    outside.write_bytes(b"aws_secret_access_key = outside-the-root")
+    root = tmp_path / "proj"
+    (root / "dist").mkdir(parents=True)
+    (root / "dist" / "app.whl").symlink_to(outside)
+    p = Pipeline("p")
+
+    @p.stage(produces="wheel", cache=True)
+    async def build(ctx: StageContext) -> dict[str, object]:
+        return {"wheel": FileArtifact("dist/app.whl")}
+
+    report = await p.run_async(RunOptions(root=root, reporters=[], environ={}, cleanup=CleanupRegistry()))
+    assert report.ok
+    assert any("'build' is not cached" in w and "symlink" in w for w in report.warnings), report.warnings
+    assert _files_holding(root / ".shipyard", b"outside-the-root") == []

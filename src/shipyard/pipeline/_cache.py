@@ -401,8 +401,10 @@ class CacheEntry:
     ) -> CacheEntry:
         files: dict[str, bytes] = {}
         for item in _file_artifacts(outputs):
-            safe_target(root, item.path)  # a stage's output outside the root is never stored
-            files[item.path] = (root / item.path).read_bytes()
+            path = safe_target(root, item.path)  # a stage's output outside the root is never stored
+            if path.is_symlink():  # nor what a link points at (dist/app.whl -> ~/.aws/credentials)
+                raise EntryRejected(f"output file {item.path!r} is a symlink")
+            files[item.path] = path.read_bytes()
         return cls(key, stage, dict(outputs), files, redact(summary), redact(output))
 
     def to_bytes(self) -> bytes:
