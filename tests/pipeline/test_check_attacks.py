@@ -163,3 +163,25 @@ async def test_an_output_file_that_is_a_symlink_out_of_the_root_is_not_stored(tm
     assert report.ok
     assert any("'build' is not cached" in w and "symlink" in w for w in report.warnings), report.warnings
     assert _files_holding(root / ".shipyard", b"outside-the-root") == []
+
+
+def test_what_a_symlinked_input_points_at_is_hashed(tmp_path: Path) -> None:
+    # A monorepo's shared module linked in (app/common -> ../../common): editing it must miss, git or not.
+    shared = tmp_path / "common"
+    shared.mkdir()
+    (shared / "util.py").write_text("X = 1\n")
+    (shared / "single.py").write_text("Y = 1\n")
+    root = make_flat_project(tmp_path / "proj")
+    (root / "app" / "common").symlink_to(shared)
+    (root / "app" / "single.py").symlink_to(shared / "single.py")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "links")
+    for git in (True, False):
+        if not git:
+            subprocess.run(["rm", "-rf", str(root / ".git")], check=True)
+        before = hash_project_files(root)
+        (shared / "util.py").write_text(f"X = {2 + git}\n")
+        (shared / "single.py").write_text(f"Y = {2 + git}\n")
+        after = hash_project_files(root)
+        assert after["app/single.py"] != before["app/single.py"], git
+        assert after.get("app/common/util.py") != before.get("app/common/util.py"), (git, sorted(after))
