@@ -34,6 +34,10 @@ def _files_holding(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+def _json_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.json"))
+
+
 def test_a_project_inside_a_directory_an_enclosing_repo_ignores_is_still_hashed(tmp_path: Path) -> None:
     # A dotfiles repo in $HOME ignoring everything, or a checkout under another repo's ignored vendor/ directory:
     # git lists none of the project's files, which must not mean "nothing to hash".
@@ -185,3 +189,32 @@ def test_what_a_symlinked_input_points_at_is_hashed(tmp_path: Path) -> None:
         after = hash_project_files(root)
         assert after["app/single.py"] != before["app/single.py"], git
         assert after.get("app/common/util.py") != before.get("app/common/util.py"), (git, sorted(after))
+
+
+async def test_a_stage_name_with_slashes_or_dots_writes_only_inside_the_cache(tmp_path: Path) -> None:
+    # nox session names are free text (`@nox.session(name="docs/html")`); `last/<stage>.json` must stay one file.
+    from shipyard.pipeline import Pipeline, RunOptions, StageContext
+    from shipyard.pipeline._cleanup import CleanupRegistry
+
+    root = tmp_path / "a" / "b" / "proj"
+    root.mkdir(parents=True)
+    p = Pipeline("p")
+    for name in ("docs/html", "../../../../escaped", ".."):
+
+        @p.stage(name=name, cache=True)
+        async def work(ctx: StageContext) -> None:
+            return None
+
+    options = RunOptions(root=root, reporters=[], environ={}, cleanup=CleanupRegistry(), explain=True)
+    report = await p.run_async(options)
+    assert report.ok, report.warnings
+    assert report.warnings == []
+    last = root / ".shipyard" / "cache" / "last"
+    written = [
+        f.parent for f in _json_files(tmp_path) if "/runs/" not in f.as_posix() and "/entries/" not in f.as_posix()
+    ]
+    assert written == [last] * 3
+    for result in report.stages:  # --explain names the file that holds the full list
+        assert result.inputs is not None
+        listed = result.inputs.rpartition("full list: ")[2].rstrip(")")
+        assert (root / listed).is_file(), listed

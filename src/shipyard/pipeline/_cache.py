@@ -607,16 +607,25 @@ class LocalStore:
         tmp.replace(path)
         return key
 
+    def last_path(self, stage: str) -> Path:
+        """Where ``stage``'s previous key parts are kept: one file, whatever the name holds (``docs/html``, ``..``)."""
+        from urllib.parse import quote
+
+        name = quote(stage, safe="-_.")  # "/" is encoded: never a directory
+        if name.startswith("."):  # nor "." or ".." (or a hidden file)
+            name = "%2E" + name[1:]
+        return self.directory / "last" / f"{name}.json"
+
     # The previous key parts of each stage, kept locally to explain the next miss.
     def read_last(self, stage: str) -> dict[str, Any] | None:
         try:
-            data = json.loads((self.directory / "last" / f"{stage}.json").read_text())
+            data = json.loads(self.last_path(stage).read_text())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
 
     def write_last(self, stage: str, parts: KeyParts) -> None:
-        path = self.directory / "last" / f"{stage}.json"
+        path = self.last_path(stage)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(parts.as_dict(), sort_keys=True))

@@ -246,7 +246,8 @@ class _Run:
         result.key = parts.key
         self.keys[spec.name] = parts.key
         if self.options.explain:
-            result.inputs = f"{parts.describe()} (full list: .shipyard/cache/last/{spec.name}.json)"
+            listed = self.local.last_path(spec.name).relative_to(self.root).as_posix()
+            result.inputs = f"{parts.describe()} (full list: {listed})"
         return parts
 
     async def _lookup(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> CacheEntry | None:
