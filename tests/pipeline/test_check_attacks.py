@@ -218,3 +218,18 @@ async def test_a_stage_name_with_slashes_or_dots_writes_only_inside_the_cache(tm
         assert result.inputs is not None
         listed = result.inputs.rpartition("full list: ")[2].rstrip(")")
         assert (root / listed).is_file(), listed
+
+
+def test_a_session_added_in_a_module_the_noxfile_imports_is_run(tmp_path: Path) -> None:
+    # The listing was cached on noxfile.py and pyproject.toml alone: a session defined in a helper module the
+    # noxfile imports never became a stage, and the check passed without running it.
+    root = make_flat_project(tmp_path / "flat")
+    (root / "noxfile.py").write_text((root / "noxfile.py").read_text() + "\nfrom nox_extra import *  # noqa\n")
+    (root / "nox_extra.py").write_text("import nox\n")
+    assert _check(root).returncode == 0
+    (root / "nox_extra.py").write_text(
+        "import nox\n\n\n@nox.session(venv_backend='none')\ndef docs(session):\n    session.error('docs are broken')\n"
+    )
+    result = _check(root)
+    assert result.returncode == 1, result.stderr
+    assert "stage 'docs' failed" in result.stderr

@@ -114,7 +114,8 @@ def _config(root: Path) -> dict[str, Any]:
 
 def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them:
-    noxfile.py, pyproject.toml, the interpreter, PATH and its directories' mtimes (an interpreter installed)."""
+    noxfile.py, pyproject.toml, every project .py file's size and mtime (a module the noxfile imports), the
+    interpreter, PATH and its directories' mtimes (an interpreter installed)."""
     from shipyard._errors import ConfigError
 
     noxfile = root / "noxfile.py"
@@ -123,6 +124,16 @@ def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     stamp = hashlib.sha256()
     for part in (noxfile, root / "pyproject.toml"):
         stamp.update(part.read_bytes() if part.is_file() else b"")
+    # A module the noxfile imports may define sessions: every project .py file's size and mtime count too.
+    from shipyard.pipeline._cache import project_files
+
+    for rel in project_files(root):
+        if rel.endswith(".py"):
+            try:
+                info = (root / rel).stat()
+            except OSError:
+                continue
+            stamp.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     stamp.update(f"{sys.executable}\0{os.environ.get('PATH', '')}".encode())
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         try:
