@@ -233,3 +233,12 @@ def test_a_session_added_in_a_module_the_noxfile_imports_is_run(tmp_path: Path) 
     result = _check(root)
     assert result.returncode == 1, result.stderr
     assert "stage 'docs' failed" in result.stderr
+
+
+def test_a_too_short_signing_key_is_a_config_error_exit_2(tmp_path: Path) -> None:
+    root = make_flat_project(tmp_path / "flat")
+    result = _check(root, SHIPYARD_CACHE_SIGNING_KEY="short")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["invoke: error: $SHIPYARD_CACHE_SIGNING_KEY is 5 characters; use at least 16 (32 random bytes)"]
+    assert not (root / ".shipyard" / "runs").exists()

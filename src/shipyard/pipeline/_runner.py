@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipyard._errors import PipelineError, ShipyardError
+from shipyard._errors import ConfigError, PipelineError, ShipyardError
 from shipyard._secrets import MASK, redact, registry
 from shipyard.pipeline._cache import (
     SIGNING_KEY_ENV,
@@ -105,7 +105,7 @@ class _Run:
         shared = bool(getattr(self.store, "shared", self.store is not self.local))
         if raw:
             if len(raw) < 16:
-                raise PipelineError(f"${SIGNING_KEY_ENV} is {len(raw)} characters; use at least 16 (32 random bytes)")
+                raise ConfigError(f"${SIGNING_KEY_ENV} is {len(raw)} characters; use at least 16 (32 random bytes)")
             register_secret(raw)
             return raw.encode(), raw.encode()
         if shared:
