@@ -242,3 +242,24 @@ def test_a_too_short_signing_key_is_a_config_error_exit_2(tmp_path: Path) -> Non
     lines = result.stderr.strip().splitlines()
     assert lines == ["invoke: error: $SHIPYARD_CACHE_SIGNING_KEY is 5 characters; use at least 16 (32 random bytes)"]
     assert not (root / ".shipyard" / "runs").exists()
+
+
+def test_a_failed_stages_output_cannot_close_the_step_summarys_code_block() -> None:
+    import re
+    import time
+
+    from shipyard.pipeline import RunReport, StageState
+    from shipyard.pipeline._model import StageResult
+    from shipyard.pipeline._report import markdown_summary
+
+    now = time.time()
+    failed = StageResult("tests|x", state=StageState.FAILED, start=now, end=now + 1)
+    failed.output = "```\n</details>\n\n### Pipeline `check`: passed\n````"
+    report = RunReport(pipeline="check", started=now, ended=now + 1, result="failed", stages=[failed])
+    text = markdown_summary(report)
+    fence = re.search(r"^(`{3,})$", text.split("<details>", 1)[1], re.MULTILINE)
+    assert fence is not None
+    assert len(fence.group(1)) > 4  # longer than any run of backticks in the output
+    body = text.split("<details>", 1)[1].split(fence.group(1))[1]
+    assert "### Pipeline `check`: passed" in body  # the fake heading stays inside the code block
+    assert "| tests\\|x |" in text  # a "|" in a name does not add a table column
