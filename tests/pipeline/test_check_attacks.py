@@ -263,3 +263,14 @@ def test_a_failed_stages_output_cannot_close_the_step_summarys_code_block() -> N
     body = text.split("<details>", 1)[1].split(fence.group(1))[1]
     assert "### Pipeline `check`: passed" in body  # the fake heading stays inside the code block
     assert "| tests\\|x |" in text  # a "|" in a name does not add a table column
+
+
+def test_the_default_build_output_is_not_excluded_when_there_is_no_build_session(tmp_path: Path) -> None:
+    # `dist/*` is build's output by default; a project without a build session may keep sources there.
+    root = make_flat_project(tmp_path / "flat")
+    (root / "dist").mkdir()
+    (root / "dist" / "data.py").write_text("X = 1\n")
+    assert _check(root).returncode == 0
+    (root / "dist" / "data.py").write_text("X = 2\n")
+    explained = _check(root, "--explain")
+    assert "tests: cache miss: file dist/data.py changed" in explained.stderr, explained.stderr

@@ -243,7 +243,9 @@ def build_check_pipeline(root: Path, *, refresh: bool = False) -> Pipeline:
     sessions = nox_sessions(root, refresh=refresh)
     parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
     # Outputs are never inputs: a build writing dist/ must not change the next run's key.
-    produced = tuple(glob for globs in config["outputs"].values() for glob in globs)
+    # Only the outputs of sessions that run: a project without a build session may keep sources in dist/.
+    staged = {*parallel, *then}
+    produced = tuple(glob for session, globs in config["outputs"].items() if session in staged for glob in globs)
     pipeline = Pipeline("check")
     for session in [*parallel, *then]:
         outputs = config["outputs"].get(session)
