@@ -112,9 +112,25 @@ def _config(root: Path) -> dict[str, Any]:
     return config
 
 
+def _importable_modules(root: Path) -> list[Path]:
+    """The .py files the noxfile can import from its directory: top-level modules and packages (no git call)."""
+    from shipyard.pipeline._cache import SKIPPED_DIRS
+
+    found: list[Path] = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.name.endswith(".py") and entry.is_file():
+                found.append(Path(entry.path))
+            elif entry.is_dir() and entry.name not in SKIPPED_DIRS and (Path(entry.path) / "__init__.py").is_file():
+                for directory, dirs, files in os.walk(entry.path):
+                    dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+                    found += [Path(directory) / name for name in files if name.endswith(".py")]
+    return sorted(found)
+
+
 def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them:
-    noxfile.py, pyproject.toml, every project .py file's size and mtime (a module the noxfile imports), the
+    noxfile.py, pyproject.toml, the size and mtime of every module it can import from its directory, the
     interpreter, PATH and its directories' mtimes (an interpreter installed)."""
     from shipyard._errors import ConfigError
 
@@ -124,16 +140,13 @@ def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     stamp = hashlib.sha256()
     for part in (noxfile, root / "pyproject.toml"):
         stamp.update(part.read_bytes() if part.is_file() else b"")
-    # A module the noxfile imports may define sessions: every project .py file's size and mtime count too.
-    from shipyard.pipeline._cache import project_files
-
-    for rel in project_files(root):
-        if rel.endswith(".py"):
-            try:
-                info = (root / rel).stat()
-            except OSError:
-                continue
-            stamp.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+    # A module the noxfile imports may define sessions: what it can import from its directory counts too.
+    for path in _importable_modules(root):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     stamp.update(f"{sys.executable}\0{os.environ.get('PATH', '')}".encode())
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         try:
