@@ -149,3 +149,23 @@ def test_a_deleted_tool_binary_is_resynced(tmp_path: Path) -> None:
     assert "the environment lost bin/pygmentize, which its last sync installed" in healed.output
     assert "Pygments version" in healed.output
     assert "sync skipped" in proj.nox("-s", "tool").output
+
+
+def test_a_deleted_data_script_binary_is_reinstalled_not_just_resynced(tmp_path: Path) -> None:
+    # ruff's binary is a wheel data script, not an entry point: a plain `uv sync` sees ruff installed and checks
+    # nothing ("Checked 1 package"), so the binary stayed missing and the record then called the venv healthy.
+    proj = make_project(
+        tmp_path / "proj",
+        groups={"tool": ["ruff==0.17.6"]},
+        sessions={"tool": (["tool"], ["ruff", "--version"])},
+    )
+    proj.lock()
+    assert proj.nox("-s", "tool").returncode == 0
+    (proj.venv("tool") / "bin" / "ruff").unlink()
+    healed = proj.nox("-s", "tool")
+    assert healed.returncode == 0, healed.output
+    assert "the environment lost bin/ruff, which its last sync installed" in healed.output
+    assert "ruff 0.17.6" in healed.output
+    again = proj.nox("-s", "tool")
+    assert again.returncode == 0, again.output
+    assert "sync skipped" in again.output

@@ -109,3 +109,40 @@ def test_the_interpreter_cache_holds_an_entry_per_path(tmp_path: Path, monkeypat
     assert shipyard.nox.python_versions(path) == ["3.99"]
     monkeypatch.setenv("PATH", original)
     assert shipyard.nox.python_versions(path) == ["3.99"]  # ...so neither PATH re-ran discovery
+
+
+@pytest.mark.parametrize(
+    ("requires", "expected"),
+    [
+        (">=3.11,<3.13", ["3.11", "3.12"]),  # the upper bound was ignored: a 3.13 session uv refuses to sync
+        (">=3.11,!=3.12.*", ["3.11", "3.13", "3.14"]),
+        ("==3.12.*", ["3.12"]),  # was "declares no Python versions"
+        (">3.11", ["3.11", "3.12", "3.13", "3.14"]),  # 3.11.1 is > 3.11
+        ("<3.10", ["3.8", "3.9"]),  # no lower bound: from the oldest version sessions are made for
+    ],
+)
+def test_requires_python_bounds_are_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, requires: str, expected: list[str]
+) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(f'[project]\nname = "x"\nversion = "1"\nrequires-python = "{requires}"\n')
+    monkeypatch.setenv("SHIPYARD_LIST_ALL_PYTHONS", "1")
+    assert shipyard.nox.python_versions(path) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3", 'project.requires-python: must be a version specifier string such as ">=3.11", got 3'),
+        ('"bogus"', "project.requires-python: 'bogus' is not a version specifier (e.g. \">=3.11\")"),
+        ('"<3.0"', "project.requires-python: '<3.0' allows no Python 3 version"),
+    ],
+)
+def test_a_bad_requires_python_is_one_line_exit_2(tmp_path: Path, value: str, message: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\nversion = "1"\nrequires-python = {value}\n')
+    code = "import shipyard.nox; shipyard.nox.python_versions()"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0], lines[0]

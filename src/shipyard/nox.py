@@ -7,7 +7,7 @@ skips the sync, and any change (a re-lock, a pyproject dependency edit, another 
 So plain ``nox -s lint`` is both fast and correct, with no ``-r``/``-R`` to remember. nox's own reuse flags are
 honoured: ``--reuse-venv=no|never``, ``-N``/``--no-reuse-existing-virtualenvs`` give a fresh venv, ``-r`` and
 ``--reuse-venv=yes|always`` reuse it, and ``-R`` (no install) skips the sync, as nox promises. A venv that lost
-something its sync installed (a tool binary deleted) is re-synced.
+something its sync installed (a tool binary deleted) is re-synced with ``--reinstall``.
 
 Example::
 
@@ -46,6 +46,8 @@ _BACKENDS = ("uv", "uv|virtualenv", "uv|venv")
 
 #: The newest CPython minor version, the upper bound when only requires-python names the supported versions.
 NEWEST_PYTHON = "3.14"
+#: The oldest version a requires-python without a lower bound ("<3.13") makes sessions for.
+OLDEST_PYTHON = "3.8"
 #: Interpreter-presence answers kept, one per PATH.
 PYTHONS_CACHE_ENTRIES = 8
 
@@ -163,11 +165,18 @@ def sync(s: nox.Session, selection: Selection, *, wheel: bool = False) -> None:
         argv = _uv.sync_argv(uv, selection, Path(s.virtualenv.bin) / "python")
         if wheel:  # the project's dependencies from the lock, the project itself from its wheel
             argv += ["--no-install-package", selection.package] if selection.package else ["--no-install-project"]
+        if missing:
+            # uv sync sees the package still installed and checks none of its files: only a reinstall brings a
+            # deleted binary back (a wheel's data script such as bin/ruff, or an entry point).
+            argv.append("--reinstall")
         s.log(f"shipyard: {reason}; {' '.join(['uv', *argv[1:]])}")
         env = {"UV_PROJECT_ENVIRONMENT": str(venv), "VIRTUAL_ENV": str(venv)}
         result = _command.run(argv, cwd=root, env=env, check=False)
         if result.returncode != 0:
             s.error(_uv.explain_failure(result.output, session=s.name))
+        still = [name for name in missing if name not in set(_fingerprint.installed(venv))]
+        if still:  # never record as healthy a venv that still lacks what it had
+            s.error(f"shipyard: {still[0]} is still missing after `uv sync --reinstall`; remove {venv} and rerun")
         _fingerprint.record(venv, _fingerprint.compute(root, selection, venv, uv))
     except ShipyardError as exc:
         s.error(str(exc))
@@ -272,17 +281,40 @@ def _supported_versions(path: Path) -> tuple[list[str], bool]:
     if any(str(c).startswith("Programming Language :: Python :: 3.") for c in classifiers):
         return list(nox.project.python_versions(data)), True
     # No version classifiers: every version requires-python allows, up to the newest CPython there is.
-    try:
-        wanted = list(nox.project.python_versions(data, max_version=NEWEST_PYTHON))
-    except ValueError:
-        wanted = []
-    if not wanted:
+    return _from_requires_python(data.get("project", {}).get("requires-python"), path), False
+
+
+def _from_requires_python(requires: object, path: Path) -> list[str]:
+    """Every minor version ``requires`` allows (any of its releases), OLDEST_PYTHON..NEWEST_PYTHON."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    key = "project.requires-python"
+    if requires is None or requires == "":
         raise ConfigError(
             'declares no Python versions: add `requires-python` (e.g. ">=3.11") or version classifiers',
             file=str(path),
             key="project",
         )
-    return wanted, False
+    if not isinstance(requires, str):
+        raise ConfigError(
+            f'must be a version specifier string such as ">=3.11", got {requires!r}', file=str(path), key=key
+        )
+    try:
+        allowed = SpecifierSet(requires)
+    except InvalidSpecifier:
+        raise ConfigError(f'{requires!r} is not a version specifier (e.g. ">=3.11")', file=str(path), key=key) from None
+    oldest, newest = (int(v.split(".")[1]) for v in (OLDEST_PYTHON, NEWEST_PYTHON))
+    # A minor version is in when its first or a late release is allowed (">3.11" allows 3.11.1; "<3.12.5" 3.12.0).
+    wanted = [
+        f"3.{minor}"
+        for minor in range(oldest, newest + 1)
+        if allowed.contains(f"3.{minor}.0", prereleases=True) or allowed.contains(f"3.{minor}.99", prereleases=True)
+    ]
+    if not wanted:
+        raise ConfigError(
+            f"{requires!r} allows no Python 3 version from {OLDEST_PYTHON} to {NEWEST_PYTHON}", file=str(path), key=key
+        )
+    return wanted
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:

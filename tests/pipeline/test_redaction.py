@@ -111,6 +111,9 @@ async def test_secret_never_reaches_any_channel(
     assert "***" in channels["subprocess output"]
     assert "***" in channels["json report"]
     assert "***" in channels["workflow commands"]
+    # What the stage printed held a secret: its result is not stored (only its key parts, for --explain).
+    assert any("'prints' is not cached" in w for w in report.warnings), report.warnings
+    assert not (tmp_path / ".shipyard" / "cache" / "entries").exists()
     for name, text in channels.items():
         assert text, f"channel {name} is empty"
         for leak in _leaks(secret, kind):

@@ -112,11 +112,27 @@ def _skipped(rel_parts: Iterable[str]) -> bool:
 
 
 def _file_digest(path: Path) -> str | None:
-    if path.is_symlink():  # a link is hashed as the link, not followed (it may point anywhere)
-        return _sha(b"symlink:" + os.fsencode(path.readlink()))
+    if path.is_symlink():
+        # The link and what it points at: a shared module linked in from outside the root is an input too.
+        target = path.read_bytes() if path.is_file() else b""
+        return _sha(b"symlink:" + os.fsencode(path.readlink()) + b"\0" + target)
     if not path.is_file():
         return None
     return _sha(path.read_bytes())
+
+
+def _linked_dir_files(root: Path, rel: str) -> dict[str, str]:
+    """The files under a symlinked directory ``rel`` (not following further links), as ``rel/...``."""
+    found: dict[str, str] = {}
+    top = root / rel
+    for directory, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+        base = PurePosixPath(rel) / Path(directory).relative_to(top).as_posix()
+        for name in files:
+            digest = _file_digest(Path(directory) / name)
+            if digest is not None:
+                found[(base / name).as_posix()] = digest
+    return found
 
 
 def hash_files(root: Path, globs: tuple[str, ...], exclude: tuple[str, ...] = ()) -> dict[str, str]:
@@ -176,6 +192,7 @@ def project_files(root: Path) -> list[str]:
             dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
             base = Path(directory).relative_to(root)
             names.update((base / name).as_posix() for name in files)
+            names.update((base / name).as_posix() for name in dirs if (Path(directory) / name).is_symlink())
     return sorted(name for name in names if not _skipped(PurePosixPath(name).parts))
 
 
@@ -214,9 +231,13 @@ def hash_project_files(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, s
     for rel in project_files(root):
         if _excluded(PurePosixPath(rel), exclude):
             continue
-        digest = _file_digest(root / rel)
+        path = root / rel
+        digest = _file_digest(path)
         if digest is not None:
             found[rel] = digest
+        if path.is_symlink() and path.is_dir():
+            found[rel] = _sha(b"symlink:" + os.fsencode(path.readlink()))
+            found.update(_linked_dir_files(root, rel))
     return found
 
 
@@ -401,8 +422,10 @@ class CacheEntry:
     ) -> CacheEntry:
         files: dict[str, bytes] = {}
         for item in _file_artifacts(outputs):
-            safe_target(root, item.path)  # a stage's output outside the root is never stored
-            files[item.path] = (root / item.path).read_bytes()
+            path = safe_target(root, item.path)  # a stage's output outside the root is never stored
+            if path.is_symlink():  # nor what a link points at (dist/app.whl -> ~/.aws/credentials)
+                raise EntryRejected(f"output file {item.path!r} is a symlink")
+            files[item.path] = path.read_bytes()
         return cls(key, stage, dict(outputs), files, redact(summary), redact(output))
 
     def to_bytes(self) -> bytes:
@@ -584,16 +607,25 @@ class LocalStore:
         tmp.replace(path)
         return key
 
+    def last_path(self, stage: str) -> Path:
+        """Where ``stage``'s previous key parts are kept: one file, whatever the name holds (``docs/html``, ``..``)."""
+        from urllib.parse import quote
+
+        name = quote(stage, safe="-_.")  # "/" is encoded: never a directory
+        if name.startswith("."):  # nor "." or ".." (or a hidden file)
+            name = "%2E" + name[1:]
+        return self.directory / "last" / f"{name}.json"
+
     # The previous key parts of each stage, kept locally to explain the next miss.
     def read_last(self, stage: str) -> dict[str, Any] | None:
         try:
-            data = json.loads((self.directory / "last" / f"{stage}.json").read_text())
+            data = json.loads(self.last_path(stage).read_text())
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
 
     def write_last(self, stage: str, parts: KeyParts) -> None:
-        path = self.directory / "last" / f"{stage}.json"
+        path = self.last_path(stage)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(parts.as_dict(), sort_keys=True))

@@ -6,8 +6,10 @@ Everything written is redacted twice: each string value before encoding, and the
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +151,8 @@ def markdown_summary(report: RunReport) -> str:
     ]
     for r in report.stages:
         cache = r.cache + (f" ({r.miss_reason})" if r.cache == "miss" and r.miss_reason else "")
-        lines.append(f"| {r.name} | {_ICON[r.state]} {r.state.value} | {cache} | {r.duration:.1f} s |")
+        name, cache = (text.replace("|", "\\|") for text in (r.name, cache))  # a "|" is not a new column
+        lines.append(f"| {name} | {_ICON[r.state]} {r.state.value} | {cache} | {r.duration:.1f} s |")
     if report.critical_path:
         lines += ["", f"Critical path: {' → '.join(report.critical_path)}"]
     if report.warnings:
@@ -166,5 +169,16 @@ def markdown_summary(report: RunReport) -> str:
         lines.append(f"    {_mermaid_name(r.name)} : {tag}{_mermaid_name(r.name)}, {start_ms}, {end_ms}")
     lines += ["```", ""]
     for r in report.failed:
-        lines += [f"<details><summary>{r.name} output</summary>", "", "```", r.output.rstrip(), "```", "</details>", ""]
+        # A fence longer than any backtick run in the output: the output cannot close it and add Markdown.
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", r.output))])
+        summary = html.escape(r.name)
+        lines += [
+            f"<details><summary>{summary} output</summary>",
+            "",
+            fence,
+            r.output.rstrip(),
+            fence,
+            "</details>",
+            "",
+        ]
     return redact("\n".join(lines))

@@ -18,8 +18,8 @@ from typing import Any
 
 import structlog
 
-from shipyard._errors import PipelineError, ShipyardError
-from shipyard._secrets import redact
+from shipyard._errors import ConfigError, PipelineError, ShipyardError
+from shipyard._secrets import MASK, redact, registry
 from shipyard.pipeline._cache import (
     SIGNING_KEY_ENV,
     CacheEntry,
@@ -107,7 +107,7 @@ class _Run:
         shared = bool(getattr(self.store, "shared", self.store is not self.local))
         if raw:
             if len(raw) < 16:
-                raise PipelineError(f"${SIGNING_KEY_ENV} is {len(raw)} characters; use at least 16 (32 random bytes)")
+                raise ConfigError(f"${SIGNING_KEY_ENV} is {len(raw)} characters; use at least 16 (32 random bytes)")
             register_secret(raw)
             return raw.encode(), raw.encode()
         if shared:
@@ -186,11 +186,16 @@ class _Run:
         if entry is not None and parts is not None and await self._restore(spec, entry, parts, result):
             return
         lines: list[str] = []
+        masked: list[bool] = []  # whether redaction changed anything this stage said
 
         def emit(line: str) -> None:
-            line = redact(line)
-            lines.append(line)
-            self.reporter.stage_output(spec.name, line)
+            redacted = redact(line)
+            # ctx.run's lines arrive already redacted (by the command's stream redactor): with a secret
+            # registered, a mask in the line is taken as one (a tool printing "***" itself only costs a miss).
+            if not masked and (redacted != line or (MASK in redacted and registry.longest)):
+                masked.append(True)
+            lines.append(redacted)
+            self.reporter.stage_output(spec.name, redacted)
 
         ctx = StageContext(
             spec.name,
@@ -227,7 +232,12 @@ class _Run:
                     result.summary = redact(ctx.summary)
                     result.output = "\n".join(lines)
                     self._publish(spec, outputs)
-                    if parts is not None:
+                    if parts is not None and (masked or result.summary != ctx.summary):
+                        # Stored masked, a hit would replay output that is not what the stage said; and a form
+                        # the redactor missed would sit in the store. Not cached, and the run says why.
+                        self.warn(f"stage {spec.name!r} is not cached: its output contained a registered secret")
+                        self._write_last(spec, parts)
+                    elif parts is not None:
                         await self._save(spec, parts, result)
             self.reporter.stage_finished(result)
 
@@ -240,7 +250,8 @@ class _Run:
         result.key = parts.key
         self.keys[spec.name] = parts.key
         if self.options.explain:
-            result.inputs = f"{parts.describe()} (full list: .shipyard/cache/last/{spec.name}.json)"
+            listed = self.local.last_path(spec.name).relative_to(self.root).as_posix()
+            result.inputs = f"{parts.describe()} (full list: {listed})"
         return parts
 
     async def _lookup(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> CacheEntry | None:
@@ -371,6 +382,9 @@ class _Run:
                 await asyncio.to_thread(self.store.put, parts.key, encode_entry(entry, self.signing_key))
             except Exception as exc:  # noqa: BLE001 - a store failure is a warning, never a failed stage
                 self._store_failed("put", exc)
+        self._write_last(spec, parts)
+
+    def _write_last(self, spec: StageSpec, parts: KeyParts) -> None:
         try:
             self.local.write_last(spec.name, parts)
         except OSError as exc:

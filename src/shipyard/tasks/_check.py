@@ -112,9 +112,26 @@ def _config(root: Path) -> dict[str, Any]:
     return config
 
 
+def _importable_modules(root: Path) -> list[Path]:
+    """The .py files the noxfile can import from its directory: top-level modules and packages (no git call)."""
+    from shipyard.pipeline._cache import SKIPPED_DIRS
+
+    found: list[Path] = []
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.name.endswith(".py") and entry.is_file():
+                found.append(Path(entry.path))
+            elif entry.is_dir() and entry.name not in SKIPPED_DIRS and (Path(entry.path) / "__init__.py").is_file():
+                for directory, dirs, files in os.walk(entry.path):
+                    dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+                    found += [Path(directory) / name for name in files if name.endswith(".py")]
+    return sorted(found)
+
+
 def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them:
-    noxfile.py, pyproject.toml, the interpreter, PATH and its directories' mtimes (an interpreter installed)."""
+    noxfile.py, pyproject.toml, the size and mtime of every module it can import from its directory, the
+    interpreter, PATH and its directories' mtimes (an interpreter installed)."""
     from shipyard._errors import ConfigError
 
     noxfile = root / "noxfile.py"
@@ -123,6 +140,13 @@ def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     stamp = hashlib.sha256()
     for part in (noxfile, root / "pyproject.toml"):
         stamp.update(part.read_bytes() if part.is_file() else b"")
+    # A module the noxfile imports may define sessions: what it can import from its directory counts too.
+    for path in _importable_modules(root):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stamp.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
     stamp.update(f"{sys.executable}\0{os.environ.get('PATH', '')}".encode())
     for directory in os.environ.get("PATH", "").split(os.pathsep):
         try:
@@ -232,7 +256,9 @@ def build_check_pipeline(root: Path, *, refresh: bool = False) -> Pipeline:
     sessions = nox_sessions(root, refresh=refresh)
     parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
     # Outputs are never inputs: a build writing dist/ must not change the next run's key.
-    produced = tuple(glob for globs in config["outputs"].values() for glob in globs)
+    # Only the outputs of sessions that run: a project without a build session may keep sources in dist/.
+    staged = {*parallel, *then}
+    produced = tuple(glob for session, globs in config["outputs"].items() if session in staged for glob in globs)
     pipeline = Pipeline("check")
     for session in [*parallel, *then]:
         outputs = config["outputs"].get(session)
