@@ -53,14 +53,14 @@ target = "ecs"
 image = "app"
 cluster = "c"
 service = "s"
-history_bucket = "b"
+history_bucket = "deploys-bucket"
 
 [tool.shipyard.environments.production]
 target = "ecs"
 image = "app"
 cluster = "c"
 service = "s"
-history_bucket = "b"
+history_bucket = "deploys-bucket"
 """
 
 DEPLOYING_CONFIG = (
