@@ -36,6 +36,14 @@ def _counting_pipeline(runs: list[str]) -> Pipeline:
     return p
 
 
+def _object(key: str) -> str:
+    """The object name of an entry: an HMAC of its key under the signing key (each key has its own namespace)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(KEY.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
 def _bucket(moto: MotoServer) -> str:
     bucket = f"shipyard-cache-{uuid.uuid4().hex[:12]}"
     moto.client("s3").create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
@@ -65,9 +73,10 @@ async def test_s3_store_shares_signed_results_between_checkouts(moto: MotoServer
     assert second.stage("work").summary == "did the work"
     key = first.stage("work").key
     assert key is not None
+    obj = _object(key)
     listed = moto.client("s3").list_objects_v2(Bucket=bucket)  # type: ignore[attr-defined]
-    assert [o["Key"] for o in listed["Contents"]] == [f"shipyard-cache/{key[:2]}/{key}.json"]
-    body = moto.client("s3").get_object(Bucket=bucket, Key=f"shipyard-cache/{key[:2]}/{key}.json")  # type: ignore[attr-defined]
+    assert [o["Key"] for o in listed["Contents"]] == [f"shipyard-cache/{obj[:2]}/{obj}.json"]
+    body = moto.client("s3").get_object(Bucket=bucket, Key=f"shipyard-cache/{obj[:2]}/{obj}.json")  # type: ignore[attr-defined]
     stored = body["Body"].read()
     assert stored.startswith(b"shipyard-hmac-sha256:")
     assert b"release" not in stored  # the env value is keyed, never stored
@@ -84,7 +93,8 @@ async def test_unsigned_and_badly_signed_entries_are_misses(moto: MotoServer, tm
     first = await _counting_pipeline(runs).run_async(_options(_checkout(tmp_path / "ci"), S3Store(bucket), **signed))
     key = first.stage("work").key
     assert key is not None
-    name = f"shipyard-cache/{key[:2]}/{key}.json"
+    obj = _object(key)
+    name = f"shipyard-cache/{obj[:2]}/{obj}.json"
     body = s3.get_object(Bucket=bucket, Key=name)["Body"].read().partition(b"\n")[2]  # type: ignore[attr-defined]
     forged = body.replace(b"did the work", b"forged result")
     # Someone with write access to the bucket but another key: signed, badly.

@@ -104,7 +104,7 @@ class _Run:
         from shipyard._secrets import register_secret
 
         raw = self.environ.get(SIGNING_KEY_ENV, "")
-        shared = bool(getattr(self.store, "shared", self.store is not self.local))
+        shared = self.shared = bool(getattr(self.store, "shared", self.store is not self.local))
         if raw:
             if len(raw) < 16:
                 raise ConfigError(f"${SIGNING_KEY_ENV} is {len(raw)} characters; use at least 16 (32 random bytes)")
@@ -117,6 +117,17 @@ class _Run:
             )
             self.store = self.local
         return None, self._local_key()
+
+    def _object_key(self, key: str) -> str:
+        """Where an entry lives in the store. In a shared store, each signing key has its own namespace (an HMAC of
+        the entry's key), so a runner with another key (one being rotated, a misconfigured one) never reads, deletes
+        or overwrites this key's entries, and an entry that fails verification here is forged or damaged."""
+        if self.signing_key is None or not getattr(self, "shared", False):
+            return key
+        import hashlib
+        import hmac
+
+        return hmac.new(self.signing_key, key.encode(), hashlib.sha256).hexdigest()
 
     def _local_key(self) -> bytes:
         try:
@@ -262,7 +273,7 @@ class _Run:
         data: bytes | None = None
         if not self._store_down:
             try:
-                data = await asyncio.to_thread(self.store.get, parts.key)
+                data = await asyncio.to_thread(self.store.get, self._object_key(parts.key))
             except Exception as exc:  # noqa: BLE001 - an unreachable store is a miss, never a failed run
                 self._store_failed("get", exc)
         if data is not None:
@@ -287,7 +298,7 @@ class _Run:
         delete = getattr(self.store, "delete", None)
         if delete is not None and not self.read_only:
             try:
-                await asyncio.to_thread(delete, parts.key)
+                await asyncio.to_thread(delete, self._object_key(parts.key))
             except Exception as exc:  # noqa: BLE001
                 self._store_failed("delete", exc)
 
@@ -379,7 +390,9 @@ class _Run:
             return
         if not self.read_only and not self._store_down:
             try:
-                await asyncio.to_thread(self.store.put, parts.key, encode_entry(entry, self.signing_key))
+                await asyncio.to_thread(
+                    self.store.put, self._object_key(parts.key), encode_entry(entry, self.signing_key)
+                )
             except Exception as exc:  # noqa: BLE001 - a store failure is a warning, never a failed stage
                 self._store_failed("put", exc)
         self._write_last(spec, parts)

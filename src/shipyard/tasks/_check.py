@@ -24,6 +24,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -278,6 +279,26 @@ def build_check_pipeline(root: Path, *, refresh: bool = False) -> Pipeline:
     return pipeline
 
 
+#: ``s3://bucket[/prefix]``: the shared cache store ``invoke check`` reads and writes (entries HMAC-signed with
+#: ``SHIPYARD_CACHE_SIGNING_KEY``; ``SHIPYARD_CACHE_READ_ONLY=1`` for runs that must not write, e.g. forks' PRs).
+STORE_ENV = "SHIPYARD_CACHE_STORE"
+
+
+def configured_store(environ: Mapping[str, str]) -> Any:
+    """The shared store ``$SHIPYARD_CACHE_STORE`` names (None: the local cache only)."""
+    url = environ.get(STORE_ENV, "").strip()
+    if not url:
+        return None
+    from shipyard._errors import ConfigError
+
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ConfigError(f"{url!r} is not an S3 store; use s3://BUCKET or s3://BUCKET/PREFIX", key=f"${STORE_ENV}")
+    from shipyard.pipeline import S3Store
+
+    return S3Store(bucket, prefix=(prefix.strip("/") + "/") if prefix.strip("/") else "shipyard-cache/")
+
+
 @shipyard_task(
     help={
         "plan": "print the stage graph and exit without running anything",
@@ -298,9 +319,10 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
         print(pipeline.plan())  # noqa: T201 - tasks are where output is printed
         return
     _logging.configure()
-    report = pipeline.run(
-        RunOptions(root=root, use_cache=not no_cache, explain=explain, keep_going=keep_going), check=False
+    options = RunOptions(
+        root=root, use_cache=not no_cache, explain=explain, keep_going=keep_going, store=configured_store(os.environ)
     )
+    report = pipeline.run(options, check=False)
     # JSON asked for (--log-format json, SHIPYARD_LOG_FORMAT=json) means stderr is JSON lines only.
     json_only = _logging.json_requested()
     if _logging.output_mode() == "json" and not json_only:
