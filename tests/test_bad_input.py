@@ -80,13 +80,18 @@ class Case:
     edit: Edit | None = None
     code: int = 2
     env: dict[str, str] = field(default_factory=dict)
-    raw_pyproject: str | None = None
+    raw_pyproject: str | bytes | None = None
     #: (kind, name, value) secrets to store in moto first: kind is "ssm", "string" or "binary".
     secrets: tuple[tuple[str, str, Any], ...] = ()
     tool: str = "invoke"
 
 
 PY = "pyproject.toml"
+_RAW_HEAD = '[project]\nname = "badapp"\nversion = "1.0"\n'
+_RAW = (
+    _RAW_HEAD
+    + '[tool.shipyard.environments.staging]\ntarget = "docker"\nimage = "badapp"\nport = 1234\ndefault = true\n{}\n'
+)
 KEY = "tool.shipyard.environments.staging"
 IMG = "tool.shipyard.images.app"
 CASES: dict[str, Case] = {
@@ -182,9 +187,25 @@ CASES: dict[str, Case] = {
         ("history",), ("environments.prod.poll_interval", "positive"), _ecs(poll_interval=0)
     ),
     "malformed pyproject": Case(("history",), (PY, "invalid TOML", "fix the syntax"), raw_pyproject="[project\nname="),
+    "timeout inf": Case(
+        ("history",), (f"{KEY}.timeout", "positive", "inf"), raw_pyproject=_RAW.format("timeout = inf")
+    ),
+    "lock_ttl inf": Case(
+        ("history",), (f"{KEY}.lock_ttl", "positive", "inf"), raw_pyproject=_RAW.format("lock_ttl = inf")
+    ),
+    "tool.shipyard a list": Case(
+        ("history",), (PY, "tool.shipyard", "must be a table"), raw_pyproject=_RAW_HEAD + "[tool]\nshipyard = [1]\n"
+    ),
+    "tool a string": Case(("image.build",), (PY, "tool", "must be a table"), raw_pyproject='tool = "x"\n' + _RAW_HEAD),
+    "pyproject not UTF-8": Case(
+        ("history",), (PY, "UTF-8", "save it as UTF-8"), raw_pyproject=b'[project]\nname = "b\xff"\n'
+    ),
     # --- command-line options ---
     "--env empty": Case(("deploy", "--env", ""), ("--env is empty", "staging", "leave --env out")),
     "--env unknown": Case(("history", "--env", "nope"), ("unknown environment 'nope'", "staging")),
+    "--env near miss": Case(
+        ("history", "--env", "stagin"), ("unknown environment 'stagin'", "did you mean 'staging'?")
+    ),
     "--limit not a number": Case(("history", "--limit", "abc"), ("--limit", "whole number", "'abc'")),
     "--limit zero": Case(("history", "--limit", "0"), ("--limit", "at least 1")),
     "--limit negative": Case(("history", "--limit=-1"), ("--limit", "at least 1")),
@@ -306,7 +327,9 @@ def _project(root: Path, case: Case) -> None:
     data = _base()
     if case.edit is not None:
         case.edit(data)
-    if case.raw_pyproject is not None:
+    if isinstance(case.raw_pyproject, bytes):
+        (root / PY).write_bytes(case.raw_pyproject)
+    elif case.raw_pyproject is not None:
         (root / PY).write_text(case.raw_pyproject)
     else:
         _write_pyproject(root / PY, data)

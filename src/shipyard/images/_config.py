@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._errors import ConfigError
-from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table, workspace_pyprojects
+from shipyard._pyproject import PYPROJECT, Field, find_root, load, table_at, validate_table, workspace_pyprojects
 from shipyard._refs import repository_problem
 from shipyard._secrets import protect
 
@@ -53,7 +53,7 @@ def load_images(root: Path | None = None) -> dict[str, ImageConfig]:
     root = (root or find_root()).resolve()
     path = root / PYPROJECT
     data = load(path)
-    tables = data.get("tool", {}).get("shipyard", {}).get("images", {})
+    tables = table_at(data, TABLE, file=str(path))
     if not isinstance(tables, Mapping):
         raise ConfigError("must be a table of images, one per name", file=str(path), key=TABLE)
     members = _workspace_packages(root)
