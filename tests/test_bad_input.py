@@ -278,6 +278,18 @@ CASES: dict[str, Case] = {
         _env(secrets={"PIN": "ssm:/badapp/pin"}),
         secrets=(("ssm", "/badapp/pin", "123"),),
     ),
+    "secret short once its newline is stripped (ssm)": Case(
+        ("deploy", "--image", "sha256:" + "b" * 64),
+        ("ssm:/badapp/nl", "PIN", "3 character(s) long without surrounding whitespace", "at least 4"),
+        _env(secrets={"PIN": "ssm:/badapp/nl"}),
+        secrets=(("ssm", "/badapp/nl", "abc\n"),),
+    ),
+    "secret too short (binary secrets manager)": Case(
+        ("deploy", "--image", "sha256:" + "b" * 64),
+        ("secretsmanager:shortbin", "KEY", "too short"),
+        _env(secrets={"KEY": "secretsmanager:shortbin"}),
+        secrets=(("binary", "shortbin", b"ab"),),
+    ),
     "secret too short (secrets manager)": Case(
         ("deploy", "--image", "sha256:" + "b" * 64),
         ("secretsmanager:short", "KEY", "too short"),
