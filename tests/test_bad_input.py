@@ -141,6 +141,9 @@ CASES: dict[str, Case] = {
     "secret variable name with =": Case(
         ("history",), (f"{KEY}.secrets", "not an environment variable name"), _env(secrets={"A=B": "ssm:/x"})
     ),
+    "env name with a space": Case(
+        ("history",), (f"{KEY}.env", "'A B' is not an environment variable name"), _env(env={"A B": "1"})
+    ),
     "env value a list": Case(("history",), (f"{KEY}.env.A", "must be a string"), _env(env={"A": [1]})),
     "secret bad scheme": Case(("history",), (f"{KEY}.secrets.TOKEN", "ssm:/"), _env(secrets={"TOKEN": "vault:x"})),
     "secret and env": Case(

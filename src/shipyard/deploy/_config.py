@@ -192,7 +192,8 @@ def _check_image(image: str, registry: str, *, file: str, key: str) -> None:
 
 
 def _check_env_var(var: str, value: str, *, file: str, key: str) -> None:
-    if not var or "=" in var or "\0" in var or not var.isprintable():
+    # Docker and ECS take any name without "=", but no shell or program can read one with a space.
+    if not var or "=" in var or "\0" in var or not var.isprintable() or any(ch.isspace() for ch in var):
         raise ConfigError(
             f"{var!r} is not an environment variable name; use letters, digits and '_'", file=file, key=key
         )
