@@ -353,3 +353,4 @@ def test_a_digit_secret_never_breaks_serialized_json_numbers() -> None:
         out = redactor.redact(text)
         assert json.loads(out) == {**record, "reason": "pin *** refused"}
     assert redactor.redact('{"pin": "1796"}') == '{"pin": "***"}'  # a string value is masked all the same
+    assert redactor.redact('{"pin": 1796}') == '{"pin": ***}'  # and a number that is the secret itself

@@ -53,9 +53,10 @@ _WRAP = r"(?:\r?\n|(?:\\r)?\\n)?"
 #: Public identifiers that are never rewritten, whatever secret they happen to contain: JSON keys that are
 #: lowercase snake_case names (``"image":``, the schema of a log line or report; a token-like key such as
 #: ``"AbC123":`` is still masked) with the number they hold (``"started_at": 1796169819.6`` must stay JSON when
-#: the PIN is "1796"; ``redact_fields`` keeps numbers too), digests, timestamps.
+#: the PIN is "1796"; a number that is the whole secret, ``{"pin": 1796}``, is masked all the same), digests,
+#: timestamps.
 _GENERIC = (
-    r"\"[a-z_][a-z0-9_]{0,31}\": ?(?:-?\d{1,20}(?:\.\d{1,20})?(?:[eE][+-]?\d{1,3})?(?![\d.eE]))?"
+    r"\"[a-z_][a-z0-9_]{0,31}\": ?(?P<number>-?\d{1,20}(?:\.\d{1,20})?(?:[eE][+-]?\d{1,3})?(?![\d.eE]))?"
     r"|sha256:[0-9a-f]{64}"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 )
@@ -230,7 +231,7 @@ class Redactor:
                 return True
         window_start = max(0, end - _LONGEST_GENERIC)
         return any(
-            m.start() <= start and end <= m.end()
+            m.start() <= start and end <= m.end() and m.span("number") != (start, end)
             for m in _compiled(_GENERIC).finditer(text, window_start, start + _LONGEST_GENERIC)
         )
 
