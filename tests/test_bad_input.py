@@ -256,6 +256,7 @@ CASES: dict[str, Case] = {
     "context missing": Case(("image.build",), (f"{IMG}.context", "does not exist"), _image(context="nope")),
     "package unknown": Case(("image.build",), (f"{IMG}.package", "not a package"), _image(package="other")),
     "unknown image name": Case(("image.build", "--name", "web"), ("no image 'web'", "add a")),
+    "image name near miss": Case(("image.build", "--name", "ap"), ("no image 'ap'", "did you mean 'app'?")),
     "version docker rejects as a tag": Case(
         ("image.build",),
         ("acme/badapp:1.0.0+local", "tag", "set a version"),

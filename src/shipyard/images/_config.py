@@ -68,9 +68,13 @@ def load_image(name: str, root: Path | None = None) -> ImageConfig:
     """The image called ``name``; a one-line error listing the configured ones when there is none."""
     images = load_images(root)
     if name not in images:
+        import difflib
+
         known = ", ".join(sorted(images)) or "none"
+        near = difflib.get_close_matches(name, list(images), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
         raise ConfigError(
-            f"no image {name!r} is configured (configured: {known}); add a [{TABLE}.{name}] table",
+            f"no image {name!r} is configured (configured: {known}); {hint}add a [{TABLE}.{name}] table",
             file=PYPROJECT,
             key=f"{TABLE}.{name}",
         )
