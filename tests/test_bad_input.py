@@ -221,6 +221,12 @@ CASES: dict[str, Case] = {
     "--image bad repository": Case(("deploy", "--image", "Acme/App@sha256:" + "a" * 64), ("--image", "lowercase")),
     "--image bad digest": Case(("deploy", "--image", "acme/app@sha256:abc"), ("--image", "64 lowercase hex")),
     "--image tag on docker": Case(("deploy", "--image", "acme/app:latest"), ("--image", "no digest", "@sha256:")),
+    "--image a short image id": Case(
+        ("deploy", "--image", "sha256:abc"), ("--image 'sha256:abc'", "not an image id", "64 lowercase hex digits")
+    ),
+    "--image an uppercase image id": Case(
+        ("deploy", "--image", "sha256:" + "B" * 64), ("--image", "not an image id", "lowercase")
+    ),
     "push --attempts 0": Case(("image.push", "--attempts", "0"), ("--attempts", "at least 1")),
     "push --timeout -5": Case(("image.push", "--timeout=-5"), ("--timeout", "positive number of seconds")),
     "push --timeout abc": Case(("image.push", "--timeout", "abc"), ("--timeout", "positive")),
