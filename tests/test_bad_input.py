@@ -146,6 +146,14 @@ CASES: dict[str, Case] = {
     ),
     "env value a list": Case(("history",), (f"{KEY}.env.A", "must be a string"), _env(env={"A": [1]})),
     "secret bad scheme": Case(("history",), (f"{KEY}.secrets.TOKEN", "ssm:/"), _env(secrets={"TOKEN": "vault:x"})),
+    "ssm name with a space": Case(
+        ("history",),
+        (f"{KEY}.secrets.T", "'/x y' is not a valid ssm name", "letters, digits"),
+        _env(secrets={"T": "ssm:/x y"}),
+    ),
+    "secretsmanager name with a space": Case(
+        ("history",), (f"{KEY}.secrets.T", "not a valid secretsmanager name"), _env(secrets={"T": "secretsmanager:a b"})
+    ),
     "secret and env": Case(
         ("history",), (f"{KEY}.env.TOKEN", "keep one"), _env(env={"TOKEN": "a"}, secrets={"TOKEN": "ssm:/t"})
     ),

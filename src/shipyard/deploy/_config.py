@@ -110,6 +110,13 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
                 file=file,
                 key=f"{key}.secrets.{var}",
             )
+        scheme, _, secret_name = ref.partition(":")
+        if not _SECRET_NAME[scheme].fullmatch(secret_name):
+            raise ConfigError(
+                f"{secret_name!r} is not a valid {scheme} name (AWS allows {_SECRET_CHARS[scheme]} only)",
+                file=file,
+                key=f"{key}.secrets.{var}",
+            )
         if var in env:
             raise ConfigError("is both a plain variable and a secret; keep one", file=file, key=f"{key}.env.{var}")
     _check_values(name, values, {"env": env, "secrets": secrets}, file=file, key=key)
@@ -129,6 +136,9 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
     )
 
 
+#: What AWS accepts in an SSM parameter name and a Secrets Manager name or ARN (found otherwise only at deploy).
+_SECRET_CHARS = {"ssm": "letters, digits and _ . - /", "secretsmanager": "letters, digits and / _ + = . @ - :"}
+_SECRET_NAME = {"ssm": re.compile(r"[a-zA-Z0-9_./-]+"), "secretsmanager": re.compile(r"[a-zA-Z0-9/_+=.@:-]+")}
 #: Docker's rule for container names; environment names become part of container names.
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 #: botocore's own rule for region names (it raises InvalidRegionError when a client is made).
