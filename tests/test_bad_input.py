@@ -323,6 +323,15 @@ CASES: dict[str, Case] = {
     ),
     # --- nox on a malformed pyproject (python_versions() runs while nox imports the noxfile) ---
     "nox: malformed pyproject": Case(("-l",), (PY, "invalid TOML"), raw_pyproject="[project\n", tool="nox"),
+    "nox: project a list": Case(
+        ("-l",), (PY, "project", "must be a table"), raw_pyproject="project = [1]\n", tool="nox"
+    ),
+    "nox: classifiers not strings": Case(
+        ("-l",),
+        (PY, "project.classifiers", "list of strings"),
+        raw_pyproject="[project]\nclassifiers = [1]\n",
+        tool="nox",
+    ),
     "nox: no classifiers": Case(("-l",), ("project.classifiers", "add 'Programming Language"), tool="nox"),
 }
 

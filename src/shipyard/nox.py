@@ -172,13 +172,29 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
 def _wanted_versions(path: Path) -> list[str]:
     # Called while nox imports the noxfile, where an exception is a traceback: a bad pyproject is one line.
     try:
-        return list(nox.project.python_versions(_pyproject.load(path)))
+        data = _pyproject.load(path)
+        _check_classifiers(data, file=str(path))
+        return list(nox.project.python_versions(data))
     except ConfigError as exc:
         message = str(exc)
     except ValueError as exc:
         message = f"{path}: project.classifiers: {exc}; add 'Programming Language :: Python :: 3.x' classifiers"
     print(f"nox: error: {message}", file=sys.stderr)  # noqa: T201 - nox is importing the noxfile: no logger yet
     raise SystemExit(ConfigError.exit_code)
+
+
+def _check_classifiers(data: dict[str, Any], *, file: str) -> None:
+    """``[project]`` a table and ``classifiers`` a list of strings: nox's own reader assumes both."""
+    project = data.get("project", {})
+    if not isinstance(project, dict):
+        raise ConfigError(f"must be a table, got {type(project).__name__}", file=file, key="project")
+    classifiers = project.get("classifiers", [])
+    if not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers):
+        raise ConfigError(
+            'must be a list of strings, e.g. ["Programming Language :: Python :: 3.12"]',
+            file=file,
+            key="project.classifiers",
+        )
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:
