@@ -80,13 +80,18 @@ class Case:
     edit: Edit | None = None
     code: int = 2
     env: dict[str, str] = field(default_factory=dict)
-    raw_pyproject: str | None = None
+    raw_pyproject: str | bytes | None = None
     #: (kind, name, value) secrets to store in moto first: kind is "ssm", "string" or "binary".
     secrets: tuple[tuple[str, str, Any], ...] = ()
     tool: str = "invoke"
 
 
 PY = "pyproject.toml"
+_RAW_HEAD = '[project]\nname = "badapp"\nversion = "1.0"\n'
+_RAW = (
+    _RAW_HEAD
+    + '[tool.shipyard.environments.staging]\ntarget = "docker"\nimage = "badapp"\nport = 1234\ndefault = true\n{}\n'
+)
 KEY = "tool.shipyard.environments.staging"
 IMG = "tool.shipyard.images.app"
 CASES: dict[str, Case] = {
@@ -136,8 +141,19 @@ CASES: dict[str, Case] = {
     "secret variable name with =": Case(
         ("history",), (f"{KEY}.secrets", "not an environment variable name"), _env(secrets={"A=B": "ssm:/x"})
     ),
+    "env name with a space": Case(
+        ("history",), (f"{KEY}.env", "'A B' is not an environment variable name"), _env(env={"A B": "1"})
+    ),
     "env value a list": Case(("history",), (f"{KEY}.env.A", "must be a string"), _env(env={"A": [1]})),
     "secret bad scheme": Case(("history",), (f"{KEY}.secrets.TOKEN", "ssm:/"), _env(secrets={"TOKEN": "vault:x"})),
+    "ssm name with a space": Case(
+        ("history",),
+        (f"{KEY}.secrets.T", "'/x y' is not a valid ssm name", "letters, digits"),
+        _env(secrets={"T": "ssm:/x y"}),
+    ),
+    "secretsmanager name with a space": Case(
+        ("history",), (f"{KEY}.secrets.T", "not a valid secretsmanager name"), _env(secrets={"T": "secretsmanager:a b"})
+    ),
     "secret and env": Case(
         ("history",), (f"{KEY}.env.TOKEN", "keep one"), _env(env={"TOKEN": "a"}, secrets={"TOKEN": "ssm:/t"})
     ),
@@ -182,9 +198,25 @@ CASES: dict[str, Case] = {
         ("history",), ("environments.prod.poll_interval", "positive"), _ecs(poll_interval=0)
     ),
     "malformed pyproject": Case(("history",), (PY, "invalid TOML", "fix the syntax"), raw_pyproject="[project\nname="),
+    "timeout inf": Case(
+        ("history",), (f"{KEY}.timeout", "positive", "inf"), raw_pyproject=_RAW.format("timeout = inf")
+    ),
+    "lock_ttl inf": Case(
+        ("history",), (f"{KEY}.lock_ttl", "positive", "inf"), raw_pyproject=_RAW.format("lock_ttl = inf")
+    ),
+    "tool.shipyard a list": Case(
+        ("history",), (PY, "tool.shipyard", "must be a table"), raw_pyproject=_RAW_HEAD + "[tool]\nshipyard = [1]\n"
+    ),
+    "tool a string": Case(("image.build",), (PY, "tool", "must be a table"), raw_pyproject='tool = "x"\n' + _RAW_HEAD),
+    "pyproject not UTF-8": Case(
+        ("history",), (PY, "UTF-8", "save it as UTF-8"), raw_pyproject=b'[project]\nname = "b\xff"\n'
+    ),
     # --- command-line options ---
     "--env empty": Case(("deploy", "--env", ""), ("--env is empty", "staging", "leave --env out")),
     "--env unknown": Case(("history", "--env", "nope"), ("unknown environment 'nope'", "staging")),
+    "--env near miss": Case(
+        ("history", "--env", "stagin"), ("unknown environment 'stagin'", "did you mean 'staging'?")
+    ),
     "--limit not a number": Case(("history", "--limit", "abc"), ("--limit", "whole number", "'abc'")),
     "--limit zero": Case(("history", "--limit", "0"), ("--limit", "at least 1")),
     "--limit negative": Case(("history", "--limit=-1"), ("--limit", "at least 1")),
@@ -197,6 +229,12 @@ CASES: dict[str, Case] = {
     "--image bad repository": Case(("deploy", "--image", "Acme/App@sha256:" + "a" * 64), ("--image", "lowercase")),
     "--image bad digest": Case(("deploy", "--image", "acme/app@sha256:abc"), ("--image", "64 lowercase hex")),
     "--image tag on docker": Case(("deploy", "--image", "acme/app:latest"), ("--image", "no digest", "@sha256:")),
+    "--image a short image id": Case(
+        ("deploy", "--image", "sha256:abc"), ("--image 'sha256:abc'", "not an image id", "64 lowercase hex digits")
+    ),
+    "--image an uppercase image id": Case(
+        ("deploy", "--image", "sha256:" + "B" * 64), ("--image", "not an image id", "lowercase")
+    ),
     "push --attempts 0": Case(("image.push", "--attempts", "0"), ("--attempts", "at least 1")),
     "push --timeout -5": Case(("image.push", "--timeout=-5"), ("--timeout", "positive number of seconds")),
     "push --timeout abc": Case(("image.push", "--timeout", "abc"), ("--timeout", "positive")),
@@ -232,6 +270,7 @@ CASES: dict[str, Case] = {
     "context missing": Case(("image.build",), (f"{IMG}.context", "does not exist"), _image(context="nope")),
     "package unknown": Case(("image.build",), (f"{IMG}.package", "not a package"), _image(package="other")),
     "unknown image name": Case(("image.build", "--name", "web"), ("no image 'web'", "add a")),
+    "image name near miss": Case(("image.build", "--name", "ap"), ("no image 'ap'", "did you mean 'app'?")),
     "version docker rejects as a tag": Case(
         ("image.build",),
         ("acme/badapp:1.0.0+local", "tag", "set a version"),
@@ -257,6 +296,18 @@ CASES: dict[str, Case] = {
         _env(secrets={"PIN": "ssm:/badapp/pin"}),
         secrets=(("ssm", "/badapp/pin", "123"),),
     ),
+    "secret short once its newline is stripped (ssm)": Case(
+        ("deploy", "--image", "sha256:" + "b" * 64),
+        ("ssm:/badapp/nl", "PIN", "3 character(s) long without surrounding whitespace", "at least 4"),
+        _env(secrets={"PIN": "ssm:/badapp/nl"}),
+        secrets=(("ssm", "/badapp/nl", "abc\n"),),
+    ),
+    "secret too short (binary secrets manager)": Case(
+        ("deploy", "--image", "sha256:" + "b" * 64),
+        ("secretsmanager:shortbin", "KEY", "too short"),
+        _env(secrets={"KEY": "secretsmanager:shortbin"}),
+        secrets=(("binary", "shortbin", b"ab"),),
+    ),
     "secret too short (secrets manager)": Case(
         ("deploy", "--image", "sha256:" + "b" * 64),
         ("secretsmanager:short", "KEY", "too short"),
@@ -272,6 +323,15 @@ CASES: dict[str, Case] = {
     ),
     # --- nox on a malformed pyproject (python_versions() runs while nox imports the noxfile) ---
     "nox: malformed pyproject": Case(("-l",), (PY, "invalid TOML"), raw_pyproject="[project\n", tool="nox"),
+    "nox: project a list": Case(
+        ("-l",), (PY, "project", "must be a table"), raw_pyproject="project = [1]\n", tool="nox"
+    ),
+    "nox: classifiers not strings": Case(
+        ("-l",),
+        (PY, "project.classifiers", "list of strings"),
+        raw_pyproject="[project]\nclassifiers = [1]\n",
+        tool="nox",
+    ),
     "nox: no classifiers": Case(("-l",), ("project", "add `requires-python`"), tool="nox"),
 }
 
@@ -306,7 +366,9 @@ def _project(root: Path, case: Case) -> None:
     data = _base()
     if case.edit is not None:
         case.edit(data)
-    if case.raw_pyproject is not None:
+    if isinstance(case.raw_pyproject, bytes):
+        (root / PY).write_bytes(case.raw_pyproject)
+    elif case.raw_pyproject is not None:
         (root / PY).write_text(case.raw_pyproject)
     else:
         _write_pyproject(root / PY, data)

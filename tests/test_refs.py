@@ -63,3 +63,11 @@ def test_repository_and_registry_rules() -> None:
     assert "'127.0.0.1:5000'" in (registry_problem("http://127.0.0.1:5000/") or "")
     assert "ASCII" in (registry_problem("régistry.example") or "")
     assert "namespace" in (registry_problem("reg.example.com/Team") or "")
+
+
+def test_a_registry_option_with_a_trailing_slash_pushes_to_the_registry_itself() -> None:
+    from shipyard.tasks._options import registry_option
+
+    # "localhost:5000/" would make "localhost:5000//acme/app", which no engine accepts.
+    assert registry_option("localhost:5000/", True) == "localhost:5000"
+    assert registry_option("reg.example/team/", False) == "reg.example/team"

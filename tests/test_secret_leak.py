@@ -292,3 +292,65 @@ def test_the_error_line_masks_a_secret_whose_lines_meet_again_on_it(capsys: pyte
     with pytest.raises(Exit), handle_errors("invoke"):
         raise ShipyardError("login failed for token abc\ndefg at the registry")
     assert capsys.readouterr().err == "invoke: error: login failed for token *** at the registry\n"
+
+
+@pytest.mark.parametrize("value", ["abc\n", "  ab  ", "\tab\r\n"])
+def test_a_secret_short_once_whitespace_is_stripped_is_refused_naming_its_source(value: str) -> None:
+    # "abc\n" (an SSM value saved with a trailing newline) is 4 characters, but a tool prints "abc": unmaskable.
+    from shipyard._errors import ConfigError
+    from shipyard._secrets import Redactor
+
+    with pytest.raises(ConfigError, match=r"^secret ssm:/app/pin \(for PIN\): .*too short"):
+        Redactor().register(value, source="secret ssm:/app/pin (for PIN)")
+
+
+@pytest.mark.parametrize(
+    "secret", ["1796", "hello", "a.b*c(", "pässwörd", "abcd\n", "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\n"]
+)
+def test_json_keys_and_protected_references_survive_a_secret_that_is_part_of_them(secret: str) -> None:
+    from shipyard._secrets import Redactor
+
+    redactor = Redactor()
+    redactor.register(secret)
+    first = secret.splitlines()[-1]
+    text = json.dumps({"result": "ok", "image": "acme/app", "token": secret, "line": f"got {first}!"})
+    out = redactor.redact(text)
+    assert json.loads(out) == {"result": "ok", "image": "acme/app", "token": "***", "line": "got ***!"}
+
+
+@pytest.mark.parametrize("word", ["image", "result", "digest"])
+def test_a_secret_that_is_a_json_key_leaves_the_key_but_masks_the_value(word: str) -> None:
+    from shipyard._secrets import Redactor, redact_fields
+
+    redactor = Redactor()
+    redactor.register(word)
+    data = {word: "acme/app", "message": f"the {word} is here", "n": 1}
+    fields = redact_fields(data, scrub=redactor.redact)
+    assert fields["message"] == "the *** is here"
+    assert word in fields  # the schema survives
+    assert json.loads(redactor.redact(json.dumps(fields)))["message"] == "the *** is here"
+    assert word in json.loads(redactor.redact(json.dumps(fields)))
+
+
+def test_a_token_like_json_key_is_still_masked() -> None:
+    from shipyard._secrets import Redactor, redact_fields
+
+    redactor = Redactor()
+    redactor.register("Tok3nAbCd99")
+    assert redactor.redact(json.dumps({"Tok3nAbCd99": "user"})) == '{"***": "user"}'
+    assert redact_fields({"Tok3nAbCd99": "user"}, scrub=redactor.redact) == {"***": "user"}
+
+
+def test_a_digit_secret_never_breaks_serialized_json_numbers() -> None:
+    # A PIN "1796" is inside every unix timestamp of 2026-12 (1796...): history records, run reports and JSON
+    # log lines are scrubbed again after serialization, and must stay JSON that can be read back.
+    from shipyard._secrets import Redactor
+
+    redactor = Redactor()
+    redactor.register("1796")
+    record = {"started_at": 1796169819.693312, "duration": 0.1796, "code": -17960, "reason": "pin 1796 refused"}
+    for text in (json.dumps(record), json.dumps(record, indent=2), json.dumps(record, separators=(",", ":"))):
+        out = redactor.redact(text)
+        assert json.loads(out) == {**record, "reason": "pin *** refused"}
+    assert redactor.redact('{"pin": "1796"}') == '{"pin": "***"}'  # a string value is masked all the same
+    assert redactor.redact('{"pin": 1796}') == '{"pin": ***}'  # and a number that is the secret itself

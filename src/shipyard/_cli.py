@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from shipyard._errors import ShipyardError
 from shipyard._secrets import redact
@@ -48,6 +50,10 @@ def handle_errors(prog: str = "shipyard") -> Iterator[None]:
         yield
     except ShipyardError as exc:
         raise _fail(prog, str(exc), exc.exit_code) from None
+    except BrokenPipeError:
+        # `invoke history | head -1`: the reader has what it wanted; end quietly, as git or ls would.
+        _silence_stdout()
+        raise Exit("", BROKEN_PIPE) from None
     except Exception as exc:
         translated = _third_party(exc)
         if translated is None:
@@ -56,6 +62,40 @@ def handle_errors(prog: str = "shipyard") -> Iterator[None]:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)  # noqa: T201
         raise Exit(f"{prog}: interrupted", 130) from None
+
+
+#: The exit code of a process ended by SIGPIPE (128 + 13), what a shell sees from `git log | head -1`.
+BROKEN_PIPE = 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush into the closed pipe raises nothing more."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def quiet_broken_pipe() -> None:
+    """Make a closed stdout outside any task (``invoke --list | head -1``, ``--help``) a silent exit 141.
+
+    Installed once when Shipyard's tasks are loaded; every other uncaught exception goes to the previous hook.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "_shipyard", False):
+        return
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if not issubclass(kind, BrokenPipeError):
+            previous(kind, value, tb)
+            return
+        _silence_stdout()
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+        os._exit(BROKEN_PIPE)  # after an uncaught exception the interpreter would exit 1
+
+    hook._shipyard = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def _fail(prog: str, text: str, code: int) -> Exit:

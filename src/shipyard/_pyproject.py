@@ -14,7 +14,7 @@ from typing import Any
 
 from shipyard._errors import ConfigError
 
-__all__ = ["Field", "find_root", "load", "validate_table", "workspace_pyprojects"]
+__all__ = ["Field", "find_root", "load", "table_at", "validate_table", "workspace_pyprojects"]
 
 PYPROJECT = "pyproject.toml"
 
@@ -25,7 +25,10 @@ def find_root(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / PYPROJECT).is_file():
             data = load(candidate / PYPROJECT)
-            if "workspace" in data.get("tool", {}).get("uv", {}) or candidate == here:
+            if (
+                table_at(data, "tool.uv.workspace", file=str(candidate / PYPROJECT), default=False) is not False
+                or candidate == here
+            ):
                 return candidate
     for candidate in (here, *here.parents):
         if (candidate / PYPROJECT).is_file():
@@ -47,6 +50,27 @@ def _load(path: Path, _mtime: int) -> Mapping[str, Any]:
         raise ConfigError(f"{path} does not exist") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML ({exc}); fix the syntax", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8", file=str(path)
+        ) from exc
+
+
+def table_at(data: Mapping[str, Any], dotted: str, *, file: str, default: object = None) -> object:
+    """``data``'s value at ``dotted`` (``tool.shipyard.images``), ``default`` (``{}``) when absent.
+
+    A level above it that is not a table (``[tool] shipyard = [1]``) is a one-line ``ConfigError`` naming it;
+    the value itself is returned unchecked.
+    """
+    node: Mapping[str, Any] = data
+    *parents, last = dotted.split(".")
+    for depth, part in enumerate(parents):
+        child = node.get(part, {})
+        if not isinstance(child, Mapping):
+            key = ".".join(parents[: depth + 1])
+            raise ConfigError(f"must be a table, got {type(child).__name__}", file=file, key=key)
+        node = child
+    return node.get(last, {} if default is None else default)
 
 
 @dataclass(frozen=True)
@@ -97,7 +121,9 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 def workspace_pyprojects(root: Path) -> list[Path]:
     """The root pyproject.toml and those of its uv workspace members (globs expanded, excludes applied)."""
     data = load(root / PYPROJECT)
-    workspace = data.get("tool", {}).get("uv", {}).get("workspace", {})
+    workspace = table_at(data, "tool.uv.workspace", file=str(root / PYPROJECT))
+    if not isinstance(workspace, Mapping):
+        raise ConfigError("must be a table", file=str(root / PYPROJECT), key="tool.uv.workspace")
     excluded = {p.resolve() for pattern in workspace.get("exclude", []) for p in root.glob(pattern)}
     members = sorted(
         p / PYPROJECT

@@ -50,11 +50,21 @@ MIN_SECRET_LENGTH = 4
 #: MIME base64 (``base64.encodebytes``, email) breaks lines every 76 characters; in JSON the break is escaped.
 _WRAP = r"(?:\r?\n|(?:\\r)?\\n)?"
 
-#: Public identifiers that are never rewritten, whatever secret they happen to contain: digests, timestamps.
-_GENERIC = r"sha256:[0-9a-f]{64}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
-_LONGEST_GENERIC = 71  # "sha256:" and 64 hex digits
+#: Public identifiers that are never rewritten, whatever secret they happen to contain: JSON keys that are
+#: lowercase snake_case names (``"image":``, the schema of a log line or report; a token-like key such as
+#: ``"AbC123":`` is still masked) with the number they hold (``"started_at": 1796169819.6`` must stay JSON when
+#: the PIN is "1796"; a number that is the whole secret, ``{"pin": 1796}``, is masked all the same), digests,
+#: timestamps.
+_GENERIC = (
+    r"\"[a-z_][a-z0-9_]{0,31}\": ?(?P<number>-?\d{1,20}(?:\.\d{1,20})?(?:[eE][+-]?\d{1,3})?(?![\d.eE]))?"
+    r"|sha256:[0-9a-f]{64}"
+    r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+)
+_LONGEST_GENERIC = 90  # a JSON key and its number ("sha256:" and 64 hex digits is 71)
 #: An identifier's syntax: an image reference, digest, id, timestamp or number (see ``redact_fields``).
 _IDENTIFIER = r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*"
+#: A field name ``redact_fields`` never rewrites (the same rule as a JSON key in ``_GENERIC``).
+_FIELD_NAME = r"[a-z_][a-z0-9_]{0,31}"
 #: Fields ``redact_fields`` keeps as they are when their value has an identifier's syntax.
 IDENTIFIER_KEYS = frozenset(
     {
@@ -179,9 +189,12 @@ class Redactor:
 
         Raises ``ConfigError`` naming ``source`` when the value is too short to mask safely.
         """
-        if len(value) < MIN_SECRET_LENGTH:
+        # Measured without surrounding whitespace: "abc\n" (a value saved with its newline) prints as "abc".
+        if len(value.strip()) < MIN_SECRET_LENGTH:
+            bare = "" if value == value.strip() else " without surrounding whitespace"
             raise ConfigError(
-                f"{source}: the secret is {len(value)} character(s) long, too short to keep out of logs; "
+                f"{source}: the secret is {len(value.strip())} character(s) long{bare}, too short to keep out of "
+                "logs; "
                 f"use a value of at least {MIN_SECRET_LENGTH} characters"
             )
         with self._lock:
@@ -218,7 +231,7 @@ class Redactor:
                 return True
         window_start = max(0, end - _LONGEST_GENERIC)
         return any(
-            m.start() <= start and end <= m.end()
+            m.start() <= start and end <= m.end() and m.span("number") != (start, end)
             for m in _compiled(_GENERIC).finditer(text, window_start, start + _LONGEST_GENERIC)
         )
 
@@ -326,10 +339,15 @@ def redact_fields(
     if data is None or isinstance(data, bool | int | float):
         return data
     if isinstance(data, Mapping):
-        return {scrub(str(k)): _field(str(k), v, keep, scrub) for k, v in data.items()}
+        return {_key(str(k), scrub): _field(str(k), v, keep, scrub) for k, v in data.items()}
     if isinstance(data, list | tuple | set | frozenset):
         return [redact_fields(item, keep=keep, scrub=scrub) for item in data]
     return scrub(str(data))
+
+
+def _key(key: str, scrub: Callable[[str], str]) -> str:
+    """A lowercase snake_case field name (``image``, ``result``) is schema, kept; any other key is scrubbed."""
+    return key if _compiled(_FIELD_NAME).fullmatch(key) else scrub(key)
 
 
 def _field(key: str, value: Any, keep: Collection[str], scrub: Callable[[str], str]) -> Any:

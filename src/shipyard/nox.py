@@ -277,6 +277,7 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
 def _supported_versions(path: Path) -> tuple[list[str], bool]:
     """The versions pyproject declares, and whether they come from classifiers (else from requires-python)."""
     data = _pyproject.load(path)  # a malformed file is one ConfigError line, not a TOMLDecodeError
+    _check_classifiers(data, file=str(path))
     classifiers = data.get("project", {}).get("classifiers", [])
     if any(str(c).startswith("Programming Language :: Python :: 3.") for c in classifiers):
         return list(nox.project.python_versions(data)), True
@@ -315,6 +316,20 @@ def _from_requires_python(requires: object, path: Path) -> list[str]:
             f"{requires!r} allows no Python 3 version from {OLDEST_PYTHON} to {NEWEST_PYTHON}", file=str(path), key=key
         )
     return wanted
+
+
+def _check_classifiers(data: dict[str, Any], *, file: str) -> None:
+    """``[project]`` a table and ``classifiers`` a list of strings: nox's own reader assumes both."""
+    project = data.get("project", {})
+    if not isinstance(project, dict):
+        raise ConfigError(f"must be a table, got {type(project).__name__}", file=file, key="project")
+    classifiers = project.get("classifiers", [])
+    if not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers):
+        raise ConfigError(
+            'must be a list of strings, e.g. ["Programming Language :: Python :: 3.12"]',
+            file=file,
+            key="project.classifiers",
+        )
 
 
 def _present_interpreters(versions: Sequence[str], *, cache_dir: Path) -> set[str]:

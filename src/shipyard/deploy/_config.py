@@ -6,6 +6,8 @@ secret references. Mistakes are one-line ``ConfigError`` s naming the file and t
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shipyard._errors import ConfigError
-from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table
+from shipyard._pyproject import PYPROJECT, Field, find_root, load, table_at, validate_table
 from shipyard._refs import parse_reference, registry_problem
 from shipyard._secrets import protect
 from shipyard.attest._gate import check_trust_root, parse_rules
@@ -114,6 +116,13 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
                 file=file,
                 key=f"{key}.secrets.{var}",
             )
+        scheme, _, secret_name = ref.partition(":")
+        if not _SECRET_NAME[scheme].fullmatch(secret_name):
+            raise ConfigError(
+                f"{secret_name!r} is not a valid {scheme} name (AWS allows {_SECRET_CHARS[scheme]} only)",
+                file=file,
+                key=f"{key}.secrets.{var}",
+            )
         if var in env:
             raise ConfigError("is both a plain variable and a secret; keep one", file=file, key=f"{key}.env.{var}")
     _check_values(name, values, {"env": env, "secrets": secrets}, file=file, key=key)
@@ -137,6 +146,9 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
     )
 
 
+#: What AWS accepts in an SSM parameter name and a Secrets Manager name or ARN (found otherwise only at deploy).
+_SECRET_CHARS = {"ssm": "letters, digits and _ . - /", "secretsmanager": "letters, digits and / _ + = . @ - :"}
+_SECRET_NAME = {"ssm": re.compile(r"[a-zA-Z0-9_./-]+"), "secretsmanager": re.compile(r"[a-zA-Z0-9/_+=.@:-]+")}
 #: Docker's rule for container names; environment names become part of container names.
 _DOCKER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 #: botocore's own rule for region names (it raises InvalidRegionError when a client is made).
@@ -169,7 +181,8 @@ def _check_values(
     if region and not _REGION.fullmatch(region):
         raise ConfigError(f"{region!r} is not an AWS region name, e.g. us-east-1", file=file, key=f"{key}.region")
     for setting in ("timeout", "lock_ttl", "poll_interval"):
-        if setting in values and not values[setting] > 0:
+        # inf is no duration: a lock that never expires, a health check that never gives up.
+        if setting in values and not 0 < values[setting] < math.inf:
             raise ConfigError(
                 f"must be a positive number of seconds, got {values[setting]!r}", file=file, key=f"{key}.{setting}"
             )
@@ -199,7 +212,8 @@ def _check_image(image: str, registry: str, *, file: str, key: str) -> None:
 
 
 def _check_env_var(var: str, value: str, *, file: str, key: str) -> None:
-    if not var or "=" in var or "\0" in var or not var.isprintable():
+    # Docker and ECS take any name without "=", but no shell or program can read one with a space.
+    if not var or "=" in var or "\0" in var or not var.isprintable() or any(ch.isspace() for ch in var):
         raise ConfigError(
             f"{var!r} is not an environment variable name; use letters, digits and '_'", file=file, key=key
         )
@@ -242,7 +256,7 @@ def _check_docker(values: Mapping[str, Any], *, file: str, key: str) -> None:
             file=file,
             key=f"{key}.docker_host",
         )
-    if values["stop_timeout"] < 0:
+    if not 0 <= values["stop_timeout"] < math.inf:
         raise ConfigError("must be zero or a positive number of seconds", file=file, key=f"{key}.stop_timeout")
 
 
@@ -281,8 +295,8 @@ def load_environments(root: Path | None = None) -> dict[str, Environment]:
     """Every environment of the project at ``root`` (default: the project around the working directory)."""
     path = (root or find_root()) / PYPROJECT
     data = load(path)
-    tables = data.get("tool", {}).get("shipyard", {}).get("environments", {})
     file = str(path)
+    tables = table_at(data, TABLE, file=file)
     if not isinstance(tables, Mapping):
         raise ConfigError("must be a table of environments", file=file, key=TABLE)
     envs = {name: _parse(name, table, file=file) for name, table in tables.items()}
@@ -308,8 +322,10 @@ def get_environment(name: str | None, root: Path | None = None) -> Environment:
     if chosen is None:
         raise ConfigError(f"no default environment; pass --env, one of: {', '.join(sorted(envs))}", file=file)
     if chosen not in envs:
+        near = difflib.get_close_matches(chosen, list(envs), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
         raise ConfigError(
-            f"unknown environment {chosen!r}; valid environments are: {', '.join(sorted(envs))}",
+            f"unknown environment {chosen!r}; {hint}valid environments are: {', '.join(sorted(envs))}",
             file=file,
             key=TABLE,
         )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard._errors import ConfigError
-from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table, workspace_pyprojects
+from shipyard._pyproject import PYPROJECT, Field, find_root, load, table_at, validate_table, workspace_pyprojects
 from shipyard._refs import repository_problem
 from shipyard._secrets import protect
 
@@ -53,7 +53,7 @@ def load_images(root: Path | None = None) -> dict[str, ImageConfig]:
     root = (root or find_root()).resolve()
     path = root / PYPROJECT
     data = load(path)
-    tables = data.get("tool", {}).get("shipyard", {}).get("images", {})
+    tables = table_at(data, TABLE, file=str(path))
     if not isinstance(tables, Mapping):
         raise ConfigError("must be a table of images, one per name", file=str(path), key=TABLE)
     members = _workspace_packages(root)
@@ -68,9 +68,13 @@ def load_image(name: str, root: Path | None = None) -> ImageConfig:
     """The image called ``name``; a one-line error listing the configured ones when there is none."""
     images = load_images(root)
     if name not in images:
+        import difflib
+
         known = ", ".join(sorted(images)) or "none"
+        near = difflib.get_close_matches(name, list(images), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
         raise ConfigError(
-            f"no image {name!r} is configured (configured: {known}); add a [{TABLE}.{name}] table",
+            f"no image {name!r} is configured (configured: {known}); {hint}add a [{TABLE}.{name}] table",
             file=PYPROJECT,
             key=f"{TABLE}.{name}",
         )

@@ -43,6 +43,11 @@ def image_option(ref: str, *, target: str) -> str:
 
     if re.fullmatch(r"sha256:[0-9a-f]{64}", ref):
         return ref  # a local image id: as immutable as a digest
+    if ref.startswith("sha256:") and "/" not in ref and "@" not in ref:  # not a repository called "sha256"
+        raise ConfigError(
+            f"--image {ref!r} is not an image id: an id is sha256: followed by 64 lowercase hex digits "
+            "(`docker image inspect --format '{{.Id}}' <image>`)"
+        )
     parsed, problem = parse_reference(ref)
     if parsed is None:
         raise ConfigError(f"--image {ref!r} {problem}; pass a reference such as registry/repo@sha256:<digest>")
@@ -61,4 +66,4 @@ def registry_option(registry: str, given: bool) -> str:
     if problem := registry_problem(registry):
         source = "--registry" if given else "$SHIPYARD_REGISTRY"
         raise ConfigError(f"{source} {registry!r} {problem}")
-    return registry
+    return registry.rstrip("/")  # "host:5000/" + "/" + repository would be no reference at all
