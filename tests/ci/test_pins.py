@@ -303,3 +303,20 @@ def test_update_keeps_comments_and_neighbouring_tables_byte_for_byte(
     )
     assert update_pins(root, "someone/extra-action")[0].old == update_pins(root, "someone/extra-action")[0].new
     assert (root / "pyproject.toml").read_text() == after
+
+
+def test_update_next_to_a_hand_written_workflow_refuses_before_writing_the_pins(
+    make_project: MakeProject, actions_remote: tuple[str, dict[str, dict[str, str]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, _ = actions_remote
+    root = _project(make_project, base)
+    hand = root / CI_WORKFLOW
+    hand.parent.mkdir(parents=True)
+    hand.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo mine\n")
+    before = (root / "pyproject.toml").read_bytes(), hand.read_bytes()
+    assert main(["ci", "pins", "update", "actions/checkout", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{CI_WORKFLOW} was not written by `shipyard ci generate`" in err
+    assert "no pin was written" in err
+    assert ((root / "pyproject.toml").read_bytes(), hand.read_bytes()) == before

@@ -147,6 +147,17 @@ def render_project(root: Path, *, run: Runner = _command.run) -> list[Workflow]:
     return render_workflows(project.sessions, project.config, project.deploys)
 
 
+def refuse_hand_written(root: Path, paths: list[str], *, then: str = "so it was left as it is") -> None:
+    """Raise ``ConfigError`` for the first of ``paths`` that exists and was not written by ``generate``."""
+    for name in paths:
+        path = root / name
+        if path.is_file() and split_header(path.read_text())[0] is None:
+            raise ConfigError(
+                f"{name} was not written by `shipyard ci generate` (no shipyard-digest header), {then}; "
+                "`shipyard ci generate --diff` shows what would change, --force replaces it"
+            )
+
+
 def generate(root: Path, *, run: Runner = _command.run, force: bool = False) -> list[Path]:
     """Write the workflows of the project at ``root``; returns the files whose content changed.
 
@@ -155,13 +166,7 @@ def generate(root: Path, *, run: Runner = _command.run, force: bool = False) -> 
     """
     workflows = render_project(root, run=run)
     if not force:
-        for workflow in workflows:
-            path = root / workflow.path
-            if path.is_file() and split_header(path.read_text())[0] is None:
-                raise ConfigError(
-                    f"{workflow.path} was not written by `shipyard ci generate` (no shipyard-digest header), so it "
-                    "was left as it is; `shipyard ci generate --diff` shows what would change, --force replaces it"
-                )
+        refuse_hand_written(root, [workflow.path for workflow in workflows])
     changed = []
     for workflow in workflows:
         path = root / workflow.path
