@@ -320,3 +320,22 @@ def test_update_next_to_a_hand_written_workflow_refuses_before_writing_the_pins(
     assert f"{CI_WORKFLOW} was not written by `shipyard ci generate`" in err
     assert "no pin was written" in err
     assert ((root / "pyproject.toml").read_bytes(), hand.read_bytes()) == before
+
+
+def test_check_flags_an_unpinned_action_in_a_hand_written_workflow_by_file_and_line(make_project: MakeProject) -> None:
+    root = make_project()
+    generate(root)
+    other = root / ".github/workflows/release.yaml"
+    sha = "c" * 40
+    other.write_text(
+        "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: actions/checkout@{sha} # v1.0.0\n"  # pinned: its own business, not Shipyard's table
+        "      - uses: ./local-action\n"
+        '      - uses: "someone/thing@main"\n'
+    )
+    messages = [str(d) for d in check(root)]
+    assert messages == [
+        ".github/workflows/release.yaml:8: someone/thing@main is not pinned to a full 40-hex commit SHA (a tag can be "
+        "moved); this file is yours, so replace the ref with the commit (`shipyard ci pins update someone/thing` "
+        "resolves it and `shipyard ci pins list` shows it)"
+    ]

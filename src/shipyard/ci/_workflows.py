@@ -11,7 +11,7 @@ from shipyard._errors import CommandFailed, ConfigError
 from shipyard.ci._action import ACTION_FILE, composite_action
 from shipyard.ci._config import CiConfig, load_config
 from shipyard.ci._deploys import DeployPlan, plan_deploys
-from shipyard.ci._drift import Drift, DriftKind, compare, deploy_drift, pin_drift
+from shipyard.ci._drift import Drift, DriftKind, compare, deploy_drift, hand_written_pin_drift, pin_drift
 from shipyard.ci._model import ci_workflow, default_plan, deploy_workflow
 from shipyard.ci._pins import Pin
 from shipyard.ci._render import digest, render, split_header
@@ -238,6 +238,12 @@ def check(root: Path, *, run: Runner = _command.run) -> list[Drift]:
             drifts += deploy_drift(
                 parsed, file=DEPLOY_WORKFLOW, known=project.deploys.known, deployable=project.deploys.choices
             )
+    rendered = {w.path for w in render_workflows(sessions, config, project.deploys)}
+    folder = root / ".github" / "workflows"
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
+        name = path.relative_to(root).as_posix()
+        if name not in rendered and path.suffix in (".yml", ".yaml") and path.is_file():
+            drifts += hand_written_pin_drift(path.read_text(errors="replace"), file=name)
     return drifts
 
 
