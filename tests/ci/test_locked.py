@@ -67,3 +67,26 @@ def test_the_lock_jobs_command_fails_on_a_stale_lock_and_leaves_it_unchanged(mak
     plain = command.replace(" --locked", "")
     subprocess.run(["bash", "-c", plain], cwd=root, capture_output=True, text=True, check=False, env=env)
     assert (root / "uv.lock").read_bytes() != lock
+
+
+@pytest.mark.parametrize(
+    "setup",
+    ["uv run python prepare.py", "uv sync && bash ci/bootstrap.sh", "bash x.sh; uv   run --no-dev nox -s prep"],
+)
+def test_a_setup_command_that_would_relock_is_refused_in_one_line(make_project: MakeProject, setup: str) -> None:
+    from shipyard._errors import ConfigError
+
+    root = make_project(NOXFILE, f"[tool.shipyard.ci]\nsetup = {setup!r}\n")
+    with pytest.raises(ConfigError, match=r"tool\.shipyard\.ci\.setup: .*--locked") as info:
+        generate(root)
+    assert "\n" not in str(info.value)
+    assert not (root / CI_WORKFLOW).exists()
+
+
+@pytest.mark.parametrize(
+    "setup", ["uv run --locked python prepare.py", "uv sync --frozen", "UV_LOCKED=1 uv run x", "bash ci/bootstrap.sh"]
+)
+def test_a_locked_setup_command_is_taken(make_project: MakeProject, setup: str) -> None:
+    root = make_project(NOXFILE, f'[tool.shipyard.ci]\nsetup = {setup!r}\nsetup-sessions = ["lint"]\n')
+    generate(root)
+    assert setup in (root / CI_WORKFLOW).read_text()

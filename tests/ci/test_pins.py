@@ -155,18 +155,6 @@ def test_a_missing_tag_is_one_line_and_writes_nothing(
     assert (root / "pyproject.toml").read_text() == before
 
 
-def test_a_repository_that_does_not_exist_is_one_line(
-    make_project: MakeProject, actions_remote: tuple[str, dict[str, dict[str, str]]], capsys: pytest.CaptureFixture[str]
-) -> None:
-    base, _ = actions_remote
-    root = _project(make_project, base)
-    assert main(["ci", "pins", "update", "nobody/nothing", "--root", str(root)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("shipyard: error: `git ls-remote --tags ")
-    assert err.count("\n") == 1
-    assert "pins" not in tomllib.loads((root / "pyproject.toml").read_text())["tool"]["shipyard"]["ci"]
-
-
 def test_extra_actions_are_pinned_the_same_way_and_listed(
     make_project: MakeProject, actions_remote: tuple[str, dict[str, dict[str, str]]], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -269,3 +257,85 @@ def test_update_refuses_bad_arguments_in_one_line(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_an_unreachable_repository_says_why_in_one_line_and_writes_nothing(
+    make_project: MakeProject, actions_remote: tuple[str, dict[str, dict[str, str]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, _ = actions_remote
+    root = _project(make_project, base)
+    before = (root / "pyproject.toml").read_bytes()
+    assert main(["ci", "pins", "update", "nobody/nothing", "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    # git's own reason (its first "fatal:" line), not the tail of its advice ("and the repository exists.")
+    assert err.startswith(f"shipyard: error: nobody/nothing: cannot list the tags of {base}/nobody/nothing (")
+    assert "does not appear to be a git repository" in err
+    assert "actions-git-base" in err
+    assert (root / "pyproject.toml").read_bytes() == before
+    assert not (root / CI_WORKFLOW).exists()
+
+
+def test_update_keeps_comments_and_neighbouring_tables_byte_for_byte(
+    make_project: MakeProject, actions_remote: tuple[str, dict[str, dict[str, str]]]
+) -> None:
+    base, commits = actions_remote
+    old = commits["someone/extra-action"]["v1.2.0"]
+    root = make_project(
+        config=(
+            "# CI settings\n"
+            f'[tool.shipyard.ci]\nactions-git-base = "{base}"   # local mirror\n\n'
+            "# our own pins\n[tool.shipyard.ci.pins]\n# a comment inside the table\n"
+            f'"someone/extra-action" = {{ version = "v1.2.0", sha = "{old}" }}  # why we pin it\n\n'
+            "# settings of another tool\n[tool.other]\nx = 1  # trailing\n"
+        )
+    )
+    before = (root / "pyproject.toml").read_text()
+    update_pins(root, "someone/extra-action")
+    update_pins(root, "actions/checkout", "v6.0.0")
+    after = (root / "pyproject.toml").read_text()
+    new = commits["someone/extra-action"]["v2.0.0"]
+    checkout = commits["actions/checkout"]["v6.0.0"]
+    assert after == before.replace(
+        f'"someone/extra-action" = {{ version = "v1.2.0", sha = "{old}" }}  # why we pin it\n',
+        f'"someone/extra-action" = {{ version = "v2.0.0", sha = "{new}" }}  # why we pin it\n'
+        f'"actions/checkout" = {{ version = "v6.0.0", sha = "{checkout}" }}\n',
+    )
+    assert update_pins(root, "someone/extra-action")[0].old == update_pins(root, "someone/extra-action")[0].new
+    assert (root / "pyproject.toml").read_text() == after
+
+
+def test_update_next_to_a_hand_written_workflow_refuses_before_writing_the_pins(
+    make_project: MakeProject, actions_remote: tuple[str, dict[str, dict[str, str]]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, _ = actions_remote
+    root = _project(make_project, base)
+    hand = root / CI_WORKFLOW
+    hand.parent.mkdir(parents=True)
+    hand.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo mine\n")
+    before = (root / "pyproject.toml").read_bytes(), hand.read_bytes()
+    assert main(["ci", "pins", "update", "actions/checkout", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{CI_WORKFLOW} was not written by `shipyard ci generate`" in err
+    assert "no pin was written" in err
+    assert ((root / "pyproject.toml").read_bytes(), hand.read_bytes()) == before
+
+
+def test_check_flags_an_unpinned_action_in_a_hand_written_workflow_by_file_and_line(make_project: MakeProject) -> None:
+    root = make_project()
+    generate(root)
+    other = root / ".github/workflows/release.yaml"
+    sha = "c" * 40
+    other.write_text(
+        "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: actions/checkout@{sha} # v1.0.0\n"  # pinned: its own business, not Shipyard's table
+        "      - uses: ./local-action\n"
+        '      - uses: "someone/thing@main"\n'
+    )
+    messages = [str(d) for d in check(root)]
+    assert messages == [
+        ".github/workflows/release.yaml:8: someone/thing@main is not pinned to a full 40-hex commit SHA (a tag can be "
+        "moved); this file is yours, so replace the ref with the commit (`shipyard ci pins update someone/thing` "
+        "resolves it and `shipyard ci pins list` shows it)"
+    ]

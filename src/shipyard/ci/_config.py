@@ -6,6 +6,7 @@ the dotted key and the fix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,13 @@ def load_config(root: Path) -> CiConfig:
             file=file,
             key=f"{_KEY}.setup",
         )
+    if _unlocked_uv(values["setup"]):
+        raise ConfigError(
+            f"{_unlocked_uv(values['setup'])!r} would re-lock (and rewrite uv.lock) on a stale lock; add --locked "
+            "(or --frozen), or set UV_LOCKED=1",
+            file=file,
+            key=f"{_KEY}.setup",
+        )
     if values["timeout-minutes"] <= 0:
         raise ConfigError("must be a positive number of minutes", file=file, key=f"{_KEY}.timeout-minutes")
     if not 1 <= values["shards"] <= 64:
@@ -158,6 +166,16 @@ def load_config(root: Path) -> CiConfig:
         jobs={name: _job(name, spec, file=file) for name, spec in values["jobs"].items()},
         action=values["action"],
     )
+
+
+def _unlocked_uv(command: str) -> str:
+    """The first ``uv run``/``uv sync`` in ``command`` without --locked/--frozen ("" when there is none)."""
+    if "UV_LOCKED=1" in command:
+        return ""
+    for part in re.split(r"&&|\|\||[;|\n]", command):
+        if re.search(r"\buv\s+(run|sync)\b", part) and not re.search(r"\s--(locked|frozen)\b", part):
+            return " ".join(part.split())
+    return ""
 
 
 def _pins(table: Mapping[str, Any], *, file: str) -> dict[str, Pin]:

@@ -236,6 +236,21 @@ def pin_drift(text: str, *, file: str, pins: dict[str, Pin], overridden: set[str
             )
 
 
+def hand_written_pin_drift(text: str, *, file: str) -> Iterator[Drift]:
+    """A workflow ``ci generate`` does not own: only refs that can move (its pinned SHAs are its own business)."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _USES_LINE.match(line)
+        if not match or match.group(1).startswith((".", "docker:")) or is_sha(match.group(2)):
+            continue
+        action, ref = match.group(1), match.group(2)
+        yield Drift(
+            DriftKind.UNPINNED,
+            f"{file}:{number}: {action}@{ref} is not pinned to a full 40-hex commit SHA (a tag can be moved); this "
+            f"file is yours, so replace the ref with the commit (`shipyard ci pins update {action}` resolves it and "
+            "`shipyard ci pins list` shows it)",
+        )
+
+
 def deploy_drift(
     workflow: dict[str, Any], *, file: str, known: Sequence[str], deployable: Sequence[str]
 ) -> Iterator[Drift]:

@@ -21,13 +21,30 @@ _HEADER = re.compile(r"^\s*\[\s*tool\s*\.\s*shipyard\s*\.\s*ci\s*\.\s*pins\s*\]\
 _ANY_HEADER = re.compile(r"^\s*\[")
 
 
-def _line(pin: Pin) -> str:
-    return f'"{pin.action}" = {{ version = "{pin.version}", sha = "{pin.sha}" }}\n'
+def _line(pin: Pin, comment: str = "") -> str:
+    return f'"{pin.action}" = {{ version = "{pin.version}", sha = "{pin.sha}" }}{comment}\n'
+
+
+def _trailing_comment(line: str) -> str:
+    """The ``  # why`` after an inline-table pin line (kept when the pin moves); "" when there is none."""
+    match = re.search(r"\}(\s*#.*?)\r?\n?$", line)
+    return match.group(1) if match else ""
 
 
 def _key_of(line: str) -> str | None:
     match = re.match(r"""^\s*(?:"([^"]+)"|'([^']+)')\s*=""", line)
     return (match.group(1) or match.group(2)) if match else None
+
+
+def _body_end(lines: list[str], start: int, end: int) -> int:
+    """Where the table's own lines end: a comment block glued to the next header, after a blank line, is that
+    header's (``# deploy settings`` above ``[tool.shipyard.deploy]``), so new pins go above it."""
+    if end == len(lines):
+        return end
+    top = end
+    while top - 1 > start and lines[top - 1].lstrip().startswith("#"):
+        top -= 1
+    return top if top < end and not lines[top - 1].strip() else end
 
 
 def write_pins(path: Path, pins: Iterable[Pin]) -> None:
@@ -45,9 +62,9 @@ def write_pins(path: Path, pins: Iterable[Pin]) -> None:
     for pin in pins:
         at = next((i for i in range(start + 1, end) if _key_of(lines[i]) == pin.action), None)
         if at is not None:
-            lines[at] = _line(pin)
+            lines[at] = _line(pin, _trailing_comment(lines[at]))
             continue
-        last = max((i for i in range(start, end) if lines[i].strip()), default=start)
+        last = max((i for i in range(start, _body_end(lines, start, end)) if lines[i].strip()), default=start)
         lines.insert(last + 1, _line(pin))
         end += 1
     new = "".join(lines)

@@ -85,5 +85,10 @@ def update_pins(
         updates.append(Update(config.pins.get(name), Pin(name, resolved.sha, resolved.tag), note))
     changed = [u.new for u in updates if u.old != u.new or u.new.action not in config.pin_overrides]
     if changed:
+        from shipyard.ci._workflows import refuse_hand_written, render_project
+
+        # The workflows are regenerated after the pins move; a hand-written one would stop that halfway.
+        paths = [workflow.path for workflow in render_project(root, run=run)]
+        refuse_hand_written(root, paths, then="which `pins update` would regenerate, so no pin was written")
         write_pins(root / "pyproject.toml", changed)
     return updates

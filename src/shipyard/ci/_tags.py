@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shipyard import _command
-from shipyard._errors import ConfigError
+from shipyard._errors import CommandFailed, ConfigError, ShipyardError
 from shipyard.ci._pins import is_sha
 from shipyard.ci._sessions import Runner
 
@@ -30,10 +30,23 @@ class Resolved:
     tag_object: str = ""
 
 
-def list_tags(url: str, *, run: Runner = _command.run) -> dict[str, Resolved]:
+def _git_reason(output: str) -> str:
+    """git's first ``fatal:`` line (its reason), not the advice it prints after it."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (fatal or lines or ["no output"])[0]
+
+
+def list_tags(url: str, *, run: Runner = _command.run, action: str = "") -> dict[str, Resolved]:
     """Every tag of the repository at ``url``, peeled to its commit."""
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}  # a missing repository must not ask for a login
-    result = run(["git", "ls-remote", "--tags", url], env=env)
+    try:
+        result = run(["git", "ls-remote", "--tags", url], env=env)
+    except CommandFailed as exc:
+        raise ShipyardError(
+            f"{action or url}: cannot list the tags of {url} ({_git_reason(exc.output)}); check the action name "
+            "and [tool.shipyard.ci] actions-git-base"
+        ) from exc
     direct: dict[str, str] = {}
     peeled: dict[str, str] = {}
     for line in result.output.splitlines():
@@ -69,7 +82,7 @@ def newest_release(tags: Sequence[str]) -> str | None:
 
 def resolve(action: str, url: str, version: str | None, *, run: Runner = _command.run) -> Resolved:
     """The commit of ``version`` (default: the newest release tag) of ``action``'s repository at ``url``."""
-    tags = list_tags(url, run=run)
+    tags = list_tags(url, run=run, action=action)
     wanted = version or newest_release(list(tags))
     if wanted is None:
         raise ConfigError(f"{action}: {url} has no release tags (vX.Y.Z); pass --to TAG")

@@ -11,7 +11,7 @@ from shipyard._errors import CommandFailed, ConfigError
 from shipyard.ci._action import ACTION_FILE, composite_action
 from shipyard.ci._config import CiConfig, load_config
 from shipyard.ci._deploys import DeployPlan, plan_deploys
-from shipyard.ci._drift import Drift, DriftKind, compare, deploy_drift, pin_drift
+from shipyard.ci._drift import Drift, DriftKind, compare, deploy_drift, hand_written_pin_drift, pin_drift
 from shipyard.ci._model import ci_workflow, default_plan, deploy_workflow
 from shipyard.ci._pins import Pin
 from shipyard.ci._render import digest, render, split_header
@@ -147,6 +147,17 @@ def render_project(root: Path, *, run: Runner = _command.run) -> list[Workflow]:
     return render_workflows(project.sessions, project.config, project.deploys)
 
 
+def refuse_hand_written(root: Path, paths: list[str], *, then: str = "so it was left as it is") -> None:
+    """Raise ``ConfigError`` for the first of ``paths`` that exists and was not written by ``generate``."""
+    for name in paths:
+        path = root / name
+        if path.is_file() and split_header(path.read_text())[0] is None:
+            raise ConfigError(
+                f"{name} was not written by `shipyard ci generate` (no shipyard-digest header), {then}; "
+                "`shipyard ci generate --diff` shows what would change, --force replaces it"
+            )
+
+
 def generate(root: Path, *, run: Runner = _command.run, force: bool = False) -> list[Path]:
     """Write the workflows of the project at ``root``; returns the files whose content changed.
 
@@ -155,13 +166,7 @@ def generate(root: Path, *, run: Runner = _command.run, force: bool = False) -> 
     """
     workflows = render_project(root, run=run)
     if not force:
-        for workflow in workflows:
-            path = root / workflow.path
-            if path.is_file() and split_header(path.read_text())[0] is None:
-                raise ConfigError(
-                    f"{workflow.path} was not written by `shipyard ci generate` (no shipyard-digest header), so it "
-                    "was left as it is; `shipyard ci generate --diff` shows what would change, --force replaces it"
-                )
+        refuse_hand_written(root, [workflow.path for workflow in workflows])
     changed = []
     for workflow in workflows:
         path = root / workflow.path
@@ -233,6 +238,12 @@ def check(root: Path, *, run: Runner = _command.run) -> list[Drift]:
             drifts += deploy_drift(
                 parsed, file=DEPLOY_WORKFLOW, known=project.deploys.known, deployable=project.deploys.choices
             )
+    rendered = {w.path for w in render_workflows(sessions, config, project.deploys)}
+    folder = root / ".github" / "workflows"
+    for path in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
+        name = path.relative_to(root).as_posix()
+        if name not in rendered and path.suffix in (".yml", ".yaml") and path.is_file():
+            drifts += hand_written_pin_drift(path.read_text(errors="replace"), file=name)
     return drifts
 
 
