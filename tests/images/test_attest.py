@@ -675,3 +675,147 @@ def test_the_deploy_chain_signs_verifies_deploys_and_records_it(
             for image in docker_client.images.list(name=f"{registry.address}/shipyard/hello-service"):
                 for tag in image.tags:
                     docker_client.images.remove(tag)
+
+
+# ---------------------------------------------------------------- an attacker with push access, without the key
+
+
+def _forge(registry: LocalRegistry, victim: PushedImage, manifest: Any, blobs: list[bytes] = ()) -> bool:  # type: ignore[assignment]
+    """Store ``manifest`` (anything JSON) under the victim's ``sha256-<hex>.att`` tag, with ``blobs`` uploaded.
+
+    ``False`` when the registry itself refuses the manifest (then that attack cannot happen on it)."""
+    repo = Registry(registry.address, victim.built.image)
+    for blob in [b"{}", *blobs]:
+        repo.push_blob(blob)
+    data = json.dumps(manifest).encode()
+    media_type = (
+        manifest.get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+        if isinstance(manifest, dict)
+        else "application/vnd.oci.image.manifest.v1+json"
+    )
+    request = urllib.request.Request(
+        f"http://{registry.address}/v2/{victim.built.image}/manifests/{tag_for(victim.digest)}",
+        data=data,
+        method="PUT",
+        headers={"Content-Type": media_type},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return True
+    except urllib.error.HTTPError:
+        return False
+
+
+def _layer(data: bytes, media_type: str) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def test_forged_artifacts_are_each_refused_in_one_line(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    import base64
+
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    victim = _push_without_attestations(root, registry, janitor, name="victim")
+    repo = Registry(registry.address, genuine.built.image)
+    manifest, _ = repo.manifest(tag_for(genuine.digest)) or ({}, "")
+    dsse_layer = next(layer for layer in manifest["layers"] if layer["mediaType"].startswith("application/vnd.dsse"))
+    envelope = json.loads(repo.blob(dsse_layer["digest"]))
+    sbom = repo.blob(next(layer for layer in manifest["layers"] if layer is not dsse_layer)["digest"])
+    subject = Registry(registry.address, victim.built.image).manifest_descriptor(victim.digest)
+    dsse_type = "application/vnd.dsse.envelope.v1+json"
+    sbom_type = "application/vnd.cyclonedx+json"
+
+    def artifact(envelope_bytes: bytes, **changes: Any) -> tuple[dict[str, Any], list[bytes]]:
+        forged = {**manifest, "subject": subject,
+                  "layers": [_layer(envelope_bytes, dsse_type), _layer(sbom, sbom_type)], **changes}  # fmt: skip
+        return forged, [envelope_bytes, sbom]
+
+    def refused(forged: Any, blobs: list[bytes] = (), *, stored: bool = True) -> str:  # type: ignore[assignment]
+        assert _forge(registry, victim, forged, list(blobs)) or not stored
+        return _refusal(root, "gated", victim.reference)
+
+    # 1. The genuine manifest re-tagged onto the victim (its subject still names the genuine image).
+    assert "the attestation manifest's subject is another image" in refused(
+        manifest, [json.dumps(envelope).encode(), sbom]
+    )
+    # 2. Subject = victim, the signed payload names the genuine digest.
+    assert f"the signed provenance is for sha256:{genuine.digest[7:19]}" in refused(
+        *artifact(json.dumps(envelope).encode())
+    )
+    # 3. The payload type changed (the signature covers it).
+    retyped = json.dumps({**envelope, "payloadType": "application/json"}).encode()
+    assert "payload type is 'application/json'" in refused(*artifact(retyped))
+    # 4. No signatures at all.
+    unsigned = json.dumps({**envelope, "signatures": []}).encode()
+    assert "the envelope carries no signature" in refused(*artifact(unsigned))
+    # 5. A statement for the victim, signed by another key, beside... nothing valid: refused.
+    other_statement = json.loads(base64.b64decode(envelope["payload"]))
+    other_statement["subject"] = [{"name": "x", "digest": {"sha256": victim.digest[7:]}}]
+    from shipyard.attest._sign import sign_statement
+
+    forged_env = sign_statement(other_statement, keys.other_private.read_bytes(), where="test")
+    assert "no trusted key verifies the signature" in refused(*artifact(json.dumps(forged_env).encode()))
+    # 6. The forged signature plus the genuine one (which covers a different payload): still refused.
+    mixed = {**forged_env, "signatures": [*forged_env["signatures"], *envelope["signatures"]]}
+    assert "no trusted key verifies the signature" in refused(*artifact(json.dumps(mixed).encode()))
+    # 7. Malformed manifests: a JSON array, a string subject, layers without digests, a layer list of strings.
+    for broken in (
+        [manifest],
+        {**manifest, "subject": "sha256:" + victim.digest[7:]},
+        {**manifest, "subject": subject, "layers": [{"mediaType": dsse_type}]},
+        {**manifest, "subject": subject, "layers": ["x", 1, None]},
+        {**manifest, "subject": subject, "layers": {"mediaType": dsse_type}},
+        {**manifest, "subject": subject, "layers": [{"mediaType": dsse_type, "digest": 7}]},
+    ):
+        message = refused(broken, stored=False)
+        assert 'refused by rule "signed"' in message, message
+    # 8. A deeply nested JSON envelope (json's recursion limit) and a malformed one.
+    nested = b"[" * 200_000 + b"]" * 200_000
+    assert "not a DSSE envelope" in refused(*artifact(nested))
+    assert "not a DSSE envelope" in refused(*artifact(b'{"payload": '))
+    # 9. A manifest list under the tag.
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{**subject, "platform": {"os": "linux", "architecture": "amd64"}}]}  # fmt: skip
+    assert 'refused by rule "signed"' in refused(index, stored=False)
+
+
+def test_an_extra_signature_by_an_untrusted_key_beside_the_valid_one_changes_nothing(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    repo = Registry(registry.address, genuine.built.image)
+    manifest, _ = repo.manifest(tag_for(genuine.digest)) or ({}, "")
+    dsse_layer = next(layer for layer in manifest["layers"] if layer["mediaType"].startswith("application/vnd.dsse"))
+    envelope = json.loads(repo.blob(dsse_layer["digest"]))
+    envelope["signatures"].insert(0, {"keyid": "f" * 64, "sig": "AAAA"})
+    data = json.dumps(envelope).encode()
+    dsse_layer.update(repo.push_blob(data))
+    repo.put_manifest(manifest, tag_for(genuine.digest))
+
+    verification = verify_image(genuine.reference, trusted=[("trusted", keys.public.read_bytes())])
+
+    assert verification.verified, verification.problem
+
+
+def test_an_oversized_attestation_blob_is_refused_without_reading_it_whole(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    victim = _push_without_attestations(root, registry, janitor, name="huge")
+    subject = Registry(registry.address, victim.built.image).manifest_descriptor(victim.digest)
+    huge = b" " * (40 * 1024 * 1024)  # 40 MiB of whitespace: valid JSON padding, far beyond any attestation
+    forged = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "artifactType": "application/vnd.in-toto+json",
+              "config": _layer(b"{}", "application/vnd.oci.empty.v1+json"),
+              "layers": [_layer(huge, "application/vnd.dsse.envelope.v1+json")], "subject": subject}  # fmt: skip
+    _forge(registry, victim, forged, [huge])
+    for lied in (None, 10):  # the true size, then a descriptor that lies about it
+        if lied is not None:
+            forged["layers"][0]["size"] = lied
+            _forge(registry, victim, forged)
+        message = _refusal(root, "gated", victim.reference)
+        assert 'refused by rule "signed"' in message
+        assert "too large" in message, message
