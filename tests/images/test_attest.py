@@ -819,3 +819,55 @@ def test_an_oversized_attestation_blob_is_refused_without_reading_it_whole(
         message = _refusal(root, "gated", victim.reference)
         assert 'refused by rule "signed"' in message
         assert "too large" in message, message
+
+
+@contextlib.contextmanager
+def _bad_registry(kind: str) -> Iterator[str]:
+    """A registry on 127.0.0.1 that answers every request with 500, or accepts connections and never answers."""
+    import http.server
+    import socket
+    import threading
+
+    if kind == "500":
+
+        class Failing(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(500)
+                self.end_headers()
+                self.wfile.write(b"internal error")
+
+            do_HEAD = do_GET  # noqa: N815 - http.server names its handlers so
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+        return
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"  # the kernel completes handshakes; nobody ever answers
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("kind", ["500", "hang"])
+def test_a_faulty_registry_is_one_bounded_error(kind: str) -> None:
+    import time
+
+    digest = "sha256:" + "ab" * 32
+    with _bad_registry(kind) as address:
+        started = time.monotonic()
+        with pytest.raises(ImageError) as caught:
+            verify_image(f"{address}/acme/app@{digest}", trusted=[], timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert "\n" not in str(caught.value)
+    assert address in str(caught.value)
+    assert elapsed < 8, f"verification waited {elapsed:.1f} s on a {kind} registry"

@@ -56,11 +56,15 @@ class Verification:
 
 
 def verify_image(
-    reference: str, *, trusted: list[tuple[str, bytes]], auth: dict[str, str] | None = None
+    reference: str, *, trusted: list[tuple[str, bytes]], auth: dict[str, str] | None = None, timeout: float = 10.0
 ) -> Verification:
-    """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys."""
+    """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys.
+
+    ``timeout`` bounds each registry request; retries of a faulty registry stop after twice that (a deploy gate
+    must not wait minutes on a registry that hangs).
+    """
     host, name, digest = split_reference(reference)
-    repo = Registry(host, name, dict(auth or {}))
+    repo = Registry(host, name, dict(auth or {}), timeout=timeout, retry_timeout=2 * timeout)
     refused: Verification | None = None
     # Newest first; the first that verifies wins, so a stray or forged artifact beside a good one changes nothing.
     for manifest, manifest_digest, storage in _candidates(repo, digest):
