@@ -871,3 +871,21 @@ def test_a_faulty_registry_is_one_bounded_error(kind: str) -> None:
     assert "\n" not in str(caught.value)
     assert address in str(caught.value)
     assert elapsed < 8, f"verification waited {elapsed:.1f} s on a {kind} registry"
+
+
+def test_invoke_image_verify_user_mistakes_are_one_line(signed_project: Any, registry: LocalRegistry) -> None:
+    root = signed_project()
+    digest = "sha256:" + "cd" * 32
+    with _bad_registry("500") as down:
+        cases = {
+            "acme/app": "is not an image reference",  # no registry host: not a DNS lookup of "acme"
+            f"{registry.address}/acme/unknown:v1": "has no acme/unknown:v1",
+            f"{registry.address}/acme/unknown@{digest}": f"registry {registry.address} has no image acme/unknown@",
+            f"{down}/acme/app@{digest}": "answered 500",
+        }
+        for reference, expected in cases.items():
+            proc = _invoke(root, "image.verify", reference)
+            assert proc.returncode == 1, reference
+            assert "Traceback" not in proc.stderr
+            assert proc.stderr.strip().count("\n") == 0, proc.stderr  # no retry warnings before the line
+            assert expected in proc.stderr, proc.stderr

@@ -60,17 +60,16 @@ def split_reference(reference: str) -> tuple[str, str, str]:
     """``registry/name@sha256:...`` -> (registry, name, digest); a one-line error for anything else."""
     rest, at, digest = reference.partition("@")
     registry, slash, name = rest.partition("/")
-    if (
-        not at
-        or not _DIGEST.match(digest)
-        or not slash
-        or not name
-        or not ("." in registry or ":" in registry or registry == "localhost")
-    ):
+    if not at or not _DIGEST.match(digest) or not slash or not name or not _is_host(registry):
         raise ImageError(f"{reference!r} is not an image reference by digest (registry/repository@sha256:<64 hex>)")
     if ":" in name.rsplit("/", 1)[-1]:  # repo:tag@sha256:... -> the digest decides
         name = name.rsplit(":", 1)[0]
     return registry, name, digest
+
+
+def _is_host(registry: str) -> bool:
+    """Docker's rule: the first path part is a registry host when it has a dot or a port, or is localhost."""
+    return "." in registry or ":" in registry or registry == "localhost"
 
 
 def resolve(reference: str, auth: dict[str, str] | None = None) -> str:
@@ -79,9 +78,9 @@ def resolve(reference: str, auth: dict[str, str] | None = None) -> str:
         return reference
     registry, slash, rest = reference.partition("/")
     name, _, tag = rest.rpartition(":") if ":" in rest.rsplit("/", 1)[-1] else (rest, "", "latest")
-    if not slash or not name:
+    if not slash or not name or not _is_host(registry):
         raise ImageError(f"{reference!r} is not an image reference (registry/repository:tag or @sha256:...)")
-    found = Registry(registry, name, dict(auth or {})).manifest_descriptor(tag)
+    found = Registry(registry, name, dict(auth or {}), timeout=10, retry_timeout=20).manifest_descriptor(tag)
     if found is None:
         raise ImageError(f"registry {registry} has no {name}:{tag}")
     return f"{registry}/{name}@{found['digest']}"

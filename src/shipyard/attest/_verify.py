@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard._errors import ImageError
 from shipyard.attest._attach import ARTIFACT_TYPE, DSSE, SBOM, STATEMENT
 from shipyard.attest._oci import Registry, RegistryError, split_reference, tag_for
 from shipyard.attest._provenance import GITHUB_RUNNER, LOCAL_BUILDER, PREDICATE_TYPE, STATEMENT_TYPE
@@ -78,6 +79,8 @@ def verify_image(
             refused = refused or Verification(reference, digest, problem=str(failed), **state)
             continue
         return Verification(reference, digest, **state)
+    if refused is None and repo.manifest_descriptor(digest) is None:
+        raise ImageError(f"registry {host} has no image {name}@{digest}")
     missing = f"no attestation is stored for {digest[:19]}; push it with Shipyard (`invoke image.push`)"
     return refused or Verification(reference, digest, problem=missing)
 
