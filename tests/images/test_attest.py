@@ -889,3 +889,71 @@ def test_invoke_image_verify_user_mistakes_are_one_line(signed_project: Any, reg
             assert "Traceback" not in proc.stderr
             assert proc.stderr.strip().count("\n") == 0, proc.stderr  # no retry warnings before the line
             assert expected in proc.stderr, proc.stderr
+
+
+def test_key_mistakes_never_echo_the_private_key(tmp_path: Path, keys: Keys) -> None:
+    from shipyard.attest import load_signing
+
+    pem = keys.private.read_text()
+    body = pem.split("\n")[1]
+    escaped = pem.replace("\n", "\\n")
+    # A PEM pasted where a variable name or a path belongs.
+    for line in (f'key-env = "{escaped}"', f'key = "{escaped}"'):
+        (tmp_path / "pyproject.toml").write_text(f"[tool.shipyard.signing]\n{line}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_signing(tmp_path).private_pem()
+        assert body not in str(caught.value)
+        assert "\n" not in str(caught.value)
+        assert "private key" in str(caught.value)
+
+
+def test_a_private_key_given_as_the_trust_root_is_refused_at_config_time(tmp_path: Path, keys: Keys) -> None:
+    body = keys.private.read_text().split("\n")[1]
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            name = "x"
+            version = "0"
+
+            [tool.shipyard.signing]
+            public-key = "{keys.private}"
+
+            [tool.shipyard.environments.production]
+            target = "docker"
+            registry = "127.0.0.1:1"
+            image = "x"
+            port = 1
+            require = ["signed"]
+            """
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_environments(tmp_path)
+    message = str(caught.value)
+    assert "tool.shipyard.signing.public-key" in message
+    assert "is a private key" in message
+    assert body not in message
+
+
+def test_a_passphrase_protected_or_readable_by_others_signing_key_is_one_line(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, PrivateFormat
+
+    from shipyard.attest import load_signing
+    from shipyard.attest._sign import sign_statement
+
+    encrypted = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"secret")
+    )
+    key = tmp_path / "key.pem"
+    key.touch(mode=0o600)
+    key.write_bytes(encrypted)
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey = "key.pem"\n')
+    with pytest.raises(ConfigError, match="is not an unencrypted PEM private key") as caught:
+        sign_statement({}, load_signing(tmp_path).private_pem() or b"", where=str(key))
+    assert "\n" not in str(caught.value)
+    key.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"readable by other users; chmod 600") as caught:
+        load_signing(tmp_path).private_pem()
+    assert "tool.shipyard.signing.key" in str(caught.value)

@@ -56,6 +56,7 @@ def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -
     for path in signing.public_keys:
         if not path.is_file():
             raise ConfigError(f"{path} does not exist; fix the path", file=file, key=f"{TABLE}.public-key")
+    signing.public_pems()  # readable, and not a private key by mistake
 
 
 def evaluate(rules: Sequence[str], verification: Any) -> tuple[str, str] | None:  # noqa: PLR0911 - one per rule
