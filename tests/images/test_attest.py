@@ -957,3 +957,49 @@ def test_a_passphrase_protected_or_readable_by_others_signing_key_is_one_line(tm
     with pytest.raises(ConfigError, match=r"readable by other users; chmod 600") as caught:
         load_signing(tmp_path).private_pem()
     assert "tool.shipyard.signing.key" in str(caught.value)
+
+
+def test_rollback_to_an_image_deployed_before_the_gate_is_refused(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    from shipyard.deploy import rollback
+
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    before_gate = _push_without_attestations(root, registry, janitor, name="old")
+    target = RecordingTarget()
+    for image in (before_gate.reference, genuine.reference):
+        target.records.append(HistoryRecord(uuid.uuid4().hex, "gated", "recording", image, 0.0, 0.0, "succeeded", "t"))
+
+    with pytest.raises(DeployError) as caught:
+        rollback(get_environment("gated", root), target=target)  # type: ignore[arg-type]
+
+    assert target.calls == []
+    assert len(target.records) == 2
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"{before_gate.reference} to 'gated' refused by rule \"signed\": no attestation is stored" in message
+
+
+def test_a_detached_head_build_fails_the_branch_rule_only(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    run(["git", "checkout", "--quiet", "--detach"], cwd=root)
+    (root / "dist" / "ignored.txt").write_text("in .gitignore: not an untracked file of the build\n")
+    pushed = _build_push(root, registry, janitor)
+    verification = verify_image(pushed.reference, trusted=[("trusted", keys.public.read_bytes())])
+    assert verification.verified, verification.problem
+    assert verification.facts["branch"] is None
+    assert verification.facts["untracked"] == 0
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "branch:main": built from branch (none: detached HEAD or a tag), not main' in message
+
+
+def test_rules_no_image_could_pass_are_a_config_error() -> None:
+    from shipyard.attest import parse_rules
+
+    assert parse_rules(["signed", "signed", "branch:main"], file="pyproject.toml", key="k") == ("signed", "branch:main")
+    for rules in (["branch:main", "branch:release"], ["builder:local", "builder:github-actions"]):
+        with pytest.raises(ConfigError, match=r"pyproject\.toml: k: rules .* cannot both hold; keep one"):
+            parse_rules(rules, file="pyproject.toml", key="k")

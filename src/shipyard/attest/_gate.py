@@ -36,7 +36,12 @@ def parse_rules(value: object, *, file: str, key: str) -> tuple[str, ...]:
         )
         if not known:
             raise ConfigError(f"unknown rule {rule!r}; rules are: {', '.join(RULES)}", file=file, key=key)
-    return tuple(dict.fromkeys(value))
+    rules = tuple(dict.fromkeys(value))
+    for kind in ("branch", "builder"):
+        clash = [rule for rule in rules if rule.startswith(f"{kind}:")]
+        if len(clash) > 1:  # an image has one branch and one builder: no image could ever pass
+            raise ConfigError(f"rules {clash[0]!r} and {clash[1]!r} cannot both hold; keep one", file=file, key=key)
+    return rules
 
 
 def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -> None:
