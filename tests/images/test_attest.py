@@ -1003,3 +1003,31 @@ def test_rules_no_image_could_pass_are_a_config_error() -> None:
     for rules in (["branch:main", "branch:release"], ["builder:local", "builder:github-actions"]):
         with pytest.raises(ConfigError, match=r"pyproject\.toml: k: rules .* cannot both hold; keep one"):
             parse_rules(rules, file="pyproject.toml", key="k")
+
+
+def test_no_output_log_record_or_registry_file_holds_the_private_key(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project(sign_with="env")
+    pem = keys.private.read_text()
+    body = pem.split("\n")[1]
+    env = {**{k: v for k, v in os.environ.items() if k not in KEY_VARS}, "SHIPYARD_SIGNING_KEY": pem, "CI": "true"}
+    outputs = []
+    for args in (("image.build", "--json"), ("image.push", "--registry", registry.address, "--json")):
+        proc = subprocess.run(
+            [INVOKE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        outputs += [proc.stdout, proc.stderr]
+        janitor.tags += json.loads(proc.stdout).get("tags", [])
+    pushed = json.loads(outputs[2])
+    verify = _invoke(root, "image.verify", pushed["reference"], "--json")
+    assert json.loads(verify.stdout)["verified"] is True
+    outputs += [verify.stdout, verify.stderr]
+    for text in outputs:
+        assert body not in text
+    stored = [*root.rglob("*"), *registry._dir.rglob("*")]
+    for path in stored:
+        if path.is_file() and ".git" not in path.parts:
+            assert body.encode() not in path.read_bytes(), path
+    assert any("blobs" in path.parts for path in stored)  # the registry's storage was searched
