@@ -675,3 +675,359 @@ def test_the_deploy_chain_signs_verifies_deploys_and_records_it(
             for image in docker_client.images.list(name=f"{registry.address}/shipyard/hello-service"):
                 for tag in image.tags:
                     docker_client.images.remove(tag)
+
+
+# ---------------------------------------------------------------- an attacker with push access, without the key
+
+
+def _forge(registry: LocalRegistry, victim: PushedImage, manifest: Any, blobs: list[bytes] = ()) -> bool:  # type: ignore[assignment]
+    """Store ``manifest`` (anything JSON) under the victim's ``sha256-<hex>.att`` tag, with ``blobs`` uploaded.
+
+    ``False`` when the registry itself refuses the manifest (then that attack cannot happen on it)."""
+    repo = Registry(registry.address, victim.built.image)
+    for blob in [b"{}", *blobs]:
+        repo.push_blob(blob)
+    data = json.dumps(manifest).encode()
+    media_type = (
+        manifest.get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+        if isinstance(manifest, dict)
+        else "application/vnd.oci.image.manifest.v1+json"
+    )
+    request = urllib.request.Request(
+        f"http://{registry.address}/v2/{victim.built.image}/manifests/{tag_for(victim.digest)}",
+        data=data,
+        method="PUT",
+        headers={"Content-Type": media_type},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return True
+    except urllib.error.HTTPError:
+        return False
+
+
+def _layer(data: bytes, media_type: str) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def test_forged_artifacts_are_each_refused_in_one_line(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    import base64
+
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    victim = _push_without_attestations(root, registry, janitor, name="victim")
+    repo = Registry(registry.address, genuine.built.image)
+    manifest, _ = repo.manifest(tag_for(genuine.digest)) or ({}, "")
+    dsse_layer = next(layer for layer in manifest["layers"] if layer["mediaType"].startswith("application/vnd.dsse"))
+    envelope = json.loads(repo.blob(dsse_layer["digest"]))
+    sbom = repo.blob(next(layer for layer in manifest["layers"] if layer is not dsse_layer)["digest"])
+    subject = Registry(registry.address, victim.built.image).manifest_descriptor(victim.digest)
+    dsse_type = "application/vnd.dsse.envelope.v1+json"
+    sbom_type = "application/vnd.cyclonedx+json"
+
+    def artifact(envelope_bytes: bytes, **changes: Any) -> tuple[dict[str, Any], list[bytes]]:
+        forged = {**manifest, "subject": subject,
+                  "layers": [_layer(envelope_bytes, dsse_type), _layer(sbom, sbom_type)], **changes}  # fmt: skip
+        return forged, [envelope_bytes, sbom]
+
+    def refused(forged: Any, blobs: list[bytes] = (), *, stored: bool = True) -> str:  # type: ignore[assignment]
+        assert _forge(registry, victim, forged, list(blobs)) or not stored
+        return _refusal(root, "gated", victim.reference)
+
+    # 1. The genuine manifest re-tagged onto the victim (its subject still names the genuine image).
+    assert "the attestation manifest's subject is another image" in refused(
+        manifest, [json.dumps(envelope).encode(), sbom]
+    )
+    # 2. Subject = victim, the signed payload names the genuine digest.
+    assert f"the signed provenance is for sha256:{genuine.digest[7:19]}" in refused(
+        *artifact(json.dumps(envelope).encode())
+    )
+    # 3. The payload type changed (the signature covers it).
+    retyped = json.dumps({**envelope, "payloadType": "application/json"}).encode()
+    assert "payload type is 'application/json'" in refused(*artifact(retyped))
+    # 4. No signatures at all.
+    unsigned = json.dumps({**envelope, "signatures": []}).encode()
+    assert "the envelope carries no signature" in refused(*artifact(unsigned))
+    # 5. A statement for the victim, signed by another key, beside... nothing valid: refused.
+    other_statement = json.loads(base64.b64decode(envelope["payload"]))
+    other_statement["subject"] = [{"name": "x", "digest": {"sha256": victim.digest[7:]}}]
+    from shipyard.attest._sign import sign_statement
+
+    forged_env = sign_statement(other_statement, keys.other_private.read_bytes(), where="test")
+    assert "no trusted key verifies the signature" in refused(*artifact(json.dumps(forged_env).encode()))
+    # 6. The forged signature plus the genuine one (which covers a different payload): still refused.
+    mixed = {**forged_env, "signatures": [*forged_env["signatures"], *envelope["signatures"]]}
+    assert "no trusted key verifies the signature" in refused(*artifact(json.dumps(mixed).encode()))
+    # 7. Malformed manifests: a JSON array, a string subject, layers without digests, a layer list of strings.
+    for broken in (
+        [manifest],
+        {**manifest, "subject": "sha256:" + victim.digest[7:]},
+        {**manifest, "subject": subject, "layers": [{"mediaType": dsse_type}]},
+        {**manifest, "subject": subject, "layers": ["x", 1, None]},
+        {**manifest, "subject": subject, "layers": {"mediaType": dsse_type}},
+        {**manifest, "subject": subject, "layers": [{"mediaType": dsse_type, "digest": 7}]},
+    ):
+        message = refused(broken, stored=False)
+        assert 'refused by rule "signed"' in message, message
+    # 8. A deeply nested JSON envelope (json's recursion limit) and a malformed one.
+    nested = b"[" * 200_000 + b"]" * 200_000
+    assert "not a DSSE envelope" in refused(*artifact(nested))
+    assert "not a DSSE envelope" in refused(*artifact(b'{"payload": '))
+    # 9. A manifest list under the tag.
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{**subject, "platform": {"os": "linux", "architecture": "amd64"}}]}  # fmt: skip
+    assert 'refused by rule "signed"' in refused(index, stored=False)
+
+
+def test_an_extra_signature_by_an_untrusted_key_beside_the_valid_one_changes_nothing(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    repo = Registry(registry.address, genuine.built.image)
+    manifest, _ = repo.manifest(tag_for(genuine.digest)) or ({}, "")
+    dsse_layer = next(layer for layer in manifest["layers"] if layer["mediaType"].startswith("application/vnd.dsse"))
+    envelope = json.loads(repo.blob(dsse_layer["digest"]))
+    envelope["signatures"].insert(0, {"keyid": "f" * 64, "sig": "AAAA"})
+    data = json.dumps(envelope).encode()
+    dsse_layer.update(repo.push_blob(data))
+    repo.put_manifest(manifest, tag_for(genuine.digest))
+
+    verification = verify_image(genuine.reference, trusted=[("trusted", keys.public.read_bytes())])
+
+    assert verification.verified, verification.problem
+
+
+def test_an_oversized_attestation_blob_is_refused_without_reading_it_whole(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    root = signed_project()
+    victim = _push_without_attestations(root, registry, janitor, name="huge")
+    subject = Registry(registry.address, victim.built.image).manifest_descriptor(victim.digest)
+    huge = b" " * (40 * 1024 * 1024)  # 40 MiB of whitespace: valid JSON padding, far beyond any attestation
+    forged = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+              "artifactType": "application/vnd.in-toto+json",
+              "config": _layer(b"{}", "application/vnd.oci.empty.v1+json"),
+              "layers": [_layer(huge, "application/vnd.dsse.envelope.v1+json")], "subject": subject}  # fmt: skip
+    _forge(registry, victim, forged, [huge])
+    for lied in (None, 10):  # the true size, then a descriptor that lies about it
+        if lied is not None:
+            forged["layers"][0]["size"] = lied
+            _forge(registry, victim, forged)
+        message = _refusal(root, "gated", victim.reference)
+        assert 'refused by rule "signed"' in message
+        assert "too large" in message, message
+
+
+@contextlib.contextmanager
+def _bad_registry(kind: str) -> Iterator[str]:
+    """A registry on 127.0.0.1 that answers every request with 500, or accepts connections and never answers."""
+    import http.server
+    import socket
+    import threading
+
+    if kind == "500":
+
+        class Failing(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(500)
+                self.end_headers()
+                self.wfile.write(b"internal error")
+
+            do_HEAD = do_GET  # noqa: N815 - http.server names its handlers so
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield f"127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+        return
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"  # the kernel completes handshakes; nobody ever answers
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize("kind", ["500", "hang"])
+def test_a_faulty_registry_is_one_bounded_error(kind: str) -> None:
+    import time
+
+    digest = "sha256:" + "ab" * 32
+    with _bad_registry(kind) as address:
+        started = time.monotonic()
+        with pytest.raises(ImageError) as caught:
+            verify_image(f"{address}/acme/app@{digest}", trusted=[], timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert "\n" not in str(caught.value)
+    assert address in str(caught.value)
+    assert elapsed < 8, f"verification waited {elapsed:.1f} s on a {kind} registry"
+
+
+def test_invoke_image_verify_user_mistakes_are_one_line(signed_project: Any, registry: LocalRegistry) -> None:
+    root = signed_project()
+    digest = "sha256:" + "cd" * 32
+    with _bad_registry("500") as down:
+        cases = {
+            "acme/app": "is not an image reference",  # no registry host: not a DNS lookup of "acme"
+            f"{registry.address}/acme/unknown:v1": "has no acme/unknown:v1",
+            f"{registry.address}/acme/unknown@{digest}": f"registry {registry.address} has no image acme/unknown@",
+            f"{down}/acme/app@{digest}": "answered 500",
+        }
+        for reference, expected in cases.items():
+            proc = _invoke(root, "image.verify", reference)
+            assert proc.returncode == 1, reference
+            assert "Traceback" not in proc.stderr
+            assert proc.stderr.strip().count("\n") == 0, proc.stderr  # no retry warnings before the line
+            assert expected in proc.stderr, proc.stderr
+
+
+def test_key_mistakes_never_echo_the_private_key(tmp_path: Path, keys: Keys) -> None:
+    from shipyard.attest import load_signing
+
+    pem = keys.private.read_text()
+    body = pem.split("\n")[1]
+    escaped = pem.replace("\n", "\\n")
+    # A PEM pasted where a variable name or a path belongs.
+    for line in (f'key-env = "{escaped}"', f'key = "{escaped}"'):
+        (tmp_path / "pyproject.toml").write_text(f"[tool.shipyard.signing]\n{line}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_signing(tmp_path).private_pem()
+        assert body not in str(caught.value)
+        assert "\n" not in str(caught.value)
+        assert "private key" in str(caught.value)
+
+
+def test_a_private_key_given_as_the_trust_root_is_refused_at_config_time(tmp_path: Path, keys: Keys) -> None:
+    body = keys.private.read_text().split("\n")[1]
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            name = "x"
+            version = "0"
+
+            [tool.shipyard.signing]
+            public-key = "{keys.private}"
+
+            [tool.shipyard.environments.production]
+            target = "docker"
+            registry = "127.0.0.1:1"
+            image = "x"
+            port = 1
+            require = ["signed"]
+            """
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_environments(tmp_path)
+    message = str(caught.value)
+    assert "tool.shipyard.signing.public-key" in message
+    assert "is a private key" in message
+    assert body not in message
+
+
+def test_a_passphrase_protected_or_readable_by_others_signing_key_is_one_line(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, Encoding, PrivateFormat
+
+    from shipyard.attest import load_signing
+    from shipyard.attest._sign import sign_statement
+
+    encrypted = Ed25519PrivateKey.generate().private_bytes(
+        Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(b"secret")
+    )
+    key = tmp_path / "key.pem"
+    key.touch(mode=0o600)
+    key.write_bytes(encrypted)
+    (tmp_path / "pyproject.toml").write_text('[tool.shipyard.signing]\nkey = "key.pem"\n')
+    with pytest.raises(ConfigError, match="is not an unencrypted PEM private key") as caught:
+        sign_statement({}, load_signing(tmp_path).private_pem() or b"", where=str(key))
+    assert "\n" not in str(caught.value)
+    key.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"readable by other users; chmod 600") as caught:
+        load_signing(tmp_path).private_pem()
+    assert "tool.shipyard.signing.key" in str(caught.value)
+
+
+def test_rollback_to_an_image_deployed_before_the_gate_is_refused(
+    signed_project: Any, registry: LocalRegistry, janitor: Any
+) -> None:
+    from shipyard.deploy import rollback
+
+    root = signed_project()
+    genuine = _build_push(root, registry, janitor)
+    before_gate = _push_without_attestations(root, registry, janitor, name="old")
+    target = RecordingTarget()
+    for image in (before_gate.reference, genuine.reference):
+        target.records.append(HistoryRecord(uuid.uuid4().hex, "gated", "recording", image, 0.0, 0.0, "succeeded", "t"))
+
+    with pytest.raises(DeployError) as caught:
+        rollback(get_environment("gated", root), target=target)  # type: ignore[arg-type]
+
+    assert target.calls == []
+    assert len(target.records) == 2
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"{before_gate.reference} to 'gated' refused by rule \"signed\": no attestation is stored" in message
+
+
+def test_a_detached_head_build_fails_the_branch_rule_only(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    run(["git", "checkout", "--quiet", "--detach"], cwd=root)
+    (root / "dist" / "ignored.txt").write_text("in .gitignore: not an untracked file of the build\n")
+    pushed = _build_push(root, registry, janitor)
+    verification = verify_image(pushed.reference, trusted=[("trusted", keys.public.read_bytes())])
+    assert verification.verified, verification.problem
+    assert verification.facts["branch"] is None
+    assert verification.facts["untracked"] == 0
+    message = _refusal(root, "gated", pushed.reference)
+    assert 'refused by rule "branch:main": built from branch (none: detached HEAD or a tag), not main' in message
+
+
+def test_rules_no_image_could_pass_are_a_config_error() -> None:
+    from shipyard.attest import parse_rules
+
+    assert parse_rules(["signed", "signed", "branch:main"], file="pyproject.toml", key="k") == ("signed", "branch:main")
+    for rules in (["branch:main", "branch:release"], ["builder:local", "builder:github-actions"]):
+        with pytest.raises(ConfigError, match=r"pyproject\.toml: k: rules .* cannot both hold; keep one"):
+            parse_rules(rules, file="pyproject.toml", key="k")
+
+
+def test_no_output_log_record_or_registry_file_holds_the_private_key(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project(sign_with="env")
+    pem = keys.private.read_text()
+    body = pem.split("\n")[1]
+    env = {**{k: v for k, v in os.environ.items() if k not in KEY_VARS}, "SHIPYARD_SIGNING_KEY": pem, "CI": "true"}
+    outputs = []
+    for args in (("image.build", "--json"), ("image.push", "--registry", registry.address, "--json")):
+        proc = subprocess.run(
+            [INVOKE, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        outputs += [proc.stdout, proc.stderr]
+        janitor.tags += json.loads(proc.stdout).get("tags", [])
+    pushed = json.loads(outputs[2])
+    verify = _invoke(root, "image.verify", pushed["reference"], "--json")
+    assert json.loads(verify.stdout)["verified"] is True
+    outputs += [verify.stdout, verify.stderr]
+    for text in outputs:
+        assert body not in text
+    stored = [*root.rglob("*"), *registry._dir.rglob("*")]
+    for path in stored:
+        if path.is_file() and ".git" not in path.parts:
+            assert body.encode() not in path.read_bytes(), path
+    assert any("blobs" in path.parts for path in stored)  # the registry's storage was searched

@@ -44,29 +44,46 @@ class SigningConfig:
     def private_pem(self) -> bytes | None:
         """The signing key's PEM: the environment variable first, then the key file; ``None`` when neither is set."""
         if value := os.environ.get(self.key_env, "").strip():
-            return value.encode()
+            return _secret(value.encode())
         if self.key_file is not None:
             try:
-                return self.key_file.read_bytes()
+                mode = self.key_file.stat().st_mode
+                data = self.key_file.read_bytes()
             except OSError as exc:
                 raise ConfigError(
                     f"cannot read the signing key {self.key_file} ({exc.strerror}); fix the path",
                     file=self.file,
                     key=f"{TABLE}.key",
                 ) from exc
+            if os.name == "posix" and mode & 0o077:
+                # As ssh does: a private key others can read is a key others may have copied.
+                raise ConfigError(
+                    f"the signing key {self.key_file} is readable by other users; chmod 600 {self.key_file}",
+                    file=self.file,
+                    key=f"{TABLE}.key",
+                )
+            return _secret(data)
         return None
 
     def public_pems(self) -> list[tuple[Path, bytes]]:
         found = []
         for path in self.public_keys:
             try:
-                found.append((path, path.read_bytes()))
+                data = path.read_bytes()
             except OSError as exc:
                 raise ConfigError(
                     f"cannot read the public key {path} ({exc.strerror}); fix the path",
                     file=self.file,
                     key=f"{TABLE}.public-key",
                 ) from exc
+            if b"PRIVATE KEY" in data:
+                _secret(data)
+                raise ConfigError(
+                    f"{path} is a private key; trust its public half (openssl pkey -in {path.name} -pubout)",
+                    file=self.file,
+                    key=f"{TABLE}.public-key",
+                )
+            found.append((path, data))
         return found
 
 
@@ -80,6 +97,14 @@ def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningCo
     table = data.get("tool", {}).get("shipyard", {}).get("signing", {})
     values = validate_table(table, _FIELDS, file=file, key=TABLE)
     env_name = values["key-env"]
+    for name in ("key-env", "key"):
+        if "PRIVATE KEY" in values[name]:  # a PEM pasted where its variable's name or its file's path belongs
+            _secret(values[name].encode())
+            raise ConfigError(
+                f"holds a private key itself; name the {'variable' if name == 'key-env' else 'file'} that holds it",
+                file=file,
+                key=f"{TABLE}.{name}",
+            )
     if not env_name or not env_name.replace("_", "").isalnum():
         raise ConfigError(f"{env_name!r} is not an environment variable name", file=file, key=f"{TABLE}.key-env")
     publics = values["public-key"]
@@ -96,3 +121,14 @@ def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningCo
         public_keys=tuple(root / item for item in publics),
         file=file,
     )
+
+
+def _secret(pem: bytes) -> bytes:
+    """Register a private key (whole, and each line of its body) with the redaction of every output channel."""
+    from shipyard._secrets import register_secret
+
+    text = pem.decode(errors="replace")
+    for value in (text.strip(), *(line.strip() for line in text.splitlines() if len(line.strip()) >= 16)):
+        if "-----" not in value or value == text.strip():
+            register_secret(value)
+    return pem

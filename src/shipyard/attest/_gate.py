@@ -36,7 +36,12 @@ def parse_rules(value: object, *, file: str, key: str) -> tuple[str, ...]:
         )
         if not known:
             raise ConfigError(f"unknown rule {rule!r}; rules are: {', '.join(RULES)}", file=file, key=key)
-    return tuple(dict.fromkeys(value))
+    rules = tuple(dict.fromkeys(value))
+    for kind in ("branch", "builder"):
+        clash = [rule for rule in rules if rule.startswith(f"{kind}:")]
+        if len(clash) > 1:  # an image has one branch and one builder: no image could ever pass
+            raise ConfigError(f"rules {clash[0]!r} and {clash[1]!r} cannot both hold; keep one", file=file, key=key)
+    return rules
 
 
 def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -> None:
@@ -56,6 +61,7 @@ def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -
     for path in signing.public_keys:
         if not path.is_file():
             raise ConfigError(f"{path} does not exist; fix the path", file=file, key=f"{TABLE}.public-key")
+    signing.public_pems()  # readable, and not a private key by mistake
 
 
 def evaluate(rules: Sequence[str], verification: Any) -> tuple[str, str] | None:  # noqa: PLR0911 - one per rule

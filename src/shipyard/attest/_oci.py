@@ -37,6 +37,10 @@ MANIFEST_TYPES = ", ".join(
     ]
 )
 _TIMEOUT = 30
+#: What a registry answer may hold: the OCI distribution spec's manifest limit, and a bound for attestation blobs
+#: (an SBOM of thousands of packages is a few MiB). Anything larger is refused before it is read whole.
+MAX_MANIFEST = 4 * 1024 * 1024
+MAX_BLOB = 32 * 1024 * 1024
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -56,17 +60,16 @@ def split_reference(reference: str) -> tuple[str, str, str]:
     """``registry/name@sha256:...`` -> (registry, name, digest); a one-line error for anything else."""
     rest, at, digest = reference.partition("@")
     registry, slash, name = rest.partition("/")
-    if (
-        not at
-        or not _DIGEST.match(digest)
-        or not slash
-        or not name
-        or not ("." in registry or ":" in registry or registry == "localhost")
-    ):
+    if not at or not _DIGEST.match(digest) or not slash or not name or not _is_host(registry):
         raise ImageError(f"{reference!r} is not an image reference by digest (registry/repository@sha256:<64 hex>)")
     if ":" in name.rsplit("/", 1)[-1]:  # repo:tag@sha256:... -> the digest decides
         name = name.rsplit(":", 1)[0]
     return registry, name, digest
+
+
+def _is_host(registry: str) -> bool:
+    """Docker's rule: the first path part is a registry host when it has a dot or a port, or is localhost."""
+    return "." in registry or ":" in registry or registry == "localhost"
 
 
 def resolve(reference: str, auth: dict[str, str] | None = None) -> str:
@@ -75,9 +78,9 @@ def resolve(reference: str, auth: dict[str, str] | None = None) -> str:
         return reference
     registry, slash, rest = reference.partition("/")
     name, _, tag = rest.rpartition(":") if ":" in rest.rsplit("/", 1)[-1] else (rest, "", "latest")
-    if not slash or not name:
+    if not slash or not name or not _is_host(registry):
         raise ImageError(f"{reference!r} is not an image reference (registry/repository:tag or @sha256:...)")
-    found = Registry(registry, name, dict(auth or {})).manifest_descriptor(tag)
+    found = Registry(registry, name, dict(auth or {}), timeout=10, retry_timeout=20).manifest_descriptor(tag)
     if found is None:
         raise ImageError(f"registry {registry} has no {name}:{tag}")
     return f"{registry}/{name}@{found['digest']}"
@@ -97,6 +100,8 @@ class Registry:
     auth: dict[str, str] = field(default_factory=dict)
     attempts: int = 5
     retry_timeout: float = 60.0
+    #: Seconds one request may take, reading its answer included (a registry that hangs or drips is cut off).
+    timeout: float = _TIMEOUT
     _token: str | None = None
 
     @property
@@ -119,8 +124,8 @@ class Registry:
                           headers={"Content-Type": "application/octet-stream"})  # fmt: skip
         return {"digest": digest, "size": len(data)}
 
-    def blob(self, digest: str) -> bytes:
-        data = self._request("GET", f"/blobs/{digest}", ok=(200,))[2]
+    def blob(self, digest: str, *, limit: int = MAX_BLOB) -> bytes:
+        data = self._request("GET", f"/blobs/{digest}", ok=(200,), limit=limit)[2]
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             raise RegistryError(f"registry {self.host}: blob {digest} does not match its digest")
         return data
@@ -139,7 +144,7 @@ class Registry:
     def manifest(self, reference: str) -> tuple[dict[str, Any], str] | None:
         """A manifest (parsed) and its digest, or ``None`` when there is none under ``reference``."""
         status, _, data = self._request(
-            "GET", f"/manifests/{reference}", ok=(200, 404), headers={"Accept": MANIFEST_TYPES}
+            "GET", f"/manifests/{reference}", ok=(200, 404), headers={"Accept": MANIFEST_TYPES}, limit=MAX_MANIFEST
         )
         if status == 404:
             return None
@@ -148,8 +153,10 @@ class Registry:
             raise RegistryError(f"registry {self.host}: manifest {reference} does not match its digest")
         try:
             parsed = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise RegistryError(f"registry {self.host}: manifest {reference} is not JSON") from exc
+        if not isinstance(parsed, dict):
+            raise RegistryError(f"registry {self.host}: manifest {reference} is not a JSON object")
         return parsed, digest
 
     def put_manifest(self, manifest: dict[str, Any], reference: str | None = None) -> tuple[str, bool]:
@@ -165,14 +172,19 @@ class Registry:
     def referrers(self, digest: str, artifact_type: str) -> list[dict[str, Any]] | None:
         """The referrers API's descriptors of ``artifact_type`` for ``digest``; ``None`` when it has no such API."""
         query = urllib.parse.urlencode({"artifactType": artifact_type})
-        status, headers, data = self._request("GET", f"/referrers/{digest}?{query}", ok=(200, 404, 400, 405))
+        status, headers, data = self._request(
+            "GET", f"/referrers/{digest}?{query}", ok=(200, 404, 400, 405), limit=MAX_MANIFEST
+        )
         if status != 200 or not headers.get("Content-Type", "").startswith(OCI_INDEX):
             return None
         try:
             index = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
-        return [m for m in index.get("manifests", []) if m.get("artifactType") == artifact_type]
+        listed = index.get("manifests") if isinstance(index, dict) else None
+        if not isinstance(listed, list):
+            return None
+        return [m for m in listed if isinstance(m, dict) and m.get("artifactType") == artifact_type]
 
     # -- HTTP
 
@@ -184,6 +196,7 @@ class Registry:
         data: bytes | None = None,
         ok: tuple[int, ...],
         headers: dict[str, str] | None = None,
+        limit: int | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """One request, retried on transient faults (no answer, 5xx, 429) like the image push itself."""
         import stamina
@@ -192,7 +205,7 @@ class Registry:
             on=_transient, attempts=self.attempts, timeout=self.retry_timeout, wait_initial=0.1, wait_max=2.0
         ):
             with attempt:
-                return self._request_once(method, path, data=data, ok=ok, headers=headers)
+                return self._request_once(method, path, data=data, ok=ok, headers=headers, limit=limit)
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
     def _request_once(
@@ -203,6 +216,7 @@ class Registry:
         data: bytes | None,
         ok: tuple[int, ...],
         headers: dict[str, str] | None,
+        limit: int | None = None,
         retried: bool = False,
     ) -> tuple[int, dict[str, str], bytes]:
         import http.client
@@ -213,15 +227,16 @@ class Registry:
             request.add_header("Authorization", authorization)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with opener.open(request, timeout=_TIMEOUT) as response:
-                status, got, body = response.status, dict(response.headers), response.read()
+            with opener.open(request, timeout=self.timeout) as response:
+                status, got = response.status, dict(response.headers)
+                body = self._read(response, method, path, limit)
         except urllib.error.HTTPError as exc:
             with exc:  # an HTTPError holds the response open until closed
-                status, got, body = exc.code, dict(exc.headers), exc.read()
+                status, got, body = exc.code, dict(exc.headers), self._read(exc, method, path, 64 * 1024)
         except (OSError, http.client.HTTPException) as exc:
             raise RegistryError(f"registry {self.host} cannot be reached ({exc}); is it running?") from exc
         if status == 401 and not retried and self._answer_challenge(got.get("WWW-Authenticate", "")):
-            return self._request_once(method, path, data=data, ok=ok, headers=headers, retried=True)
+            return self._request_once(method, path, data=data, ok=ok, headers=headers, limit=limit, retried=True)
         if status not in ok:
             detail = redact(" ".join(body.decode(errors="replace").split()))[:200]
             where = path.rsplit(self.name, maxsplit=1)[-1][:80]
@@ -229,6 +244,26 @@ class Registry:
                 f"registry {self.host}: {method} {self.name}{where} answered {status}: {detail}", status=status
             )
         return status, got, body
+
+    def _read(self, response: Any, method: str, path: str, limit: int | None) -> bytes:
+        """The answer's body, at most ``limit`` bytes, within ``timeout`` seconds (the socket's is per read)."""
+        import time
+
+        where = f"{method} {self.name}{path.rsplit(self.name, maxsplit=1)[-1][:80]}"
+        declared = response.headers.get("Content-Length", "")
+        if limit is not None and declared.isdigit() and int(declared) > limit:
+            raise RegistryError(f"registry {self.host}: {where} is too large ({declared} bytes > {limit})", status=413)
+        deadline = time.monotonic() + self.timeout
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read(64 * 1024):
+            chunks.append(chunk)
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise RegistryError(f"registry {self.host}: {where} is too large (> {limit} bytes)", status=413)
+            if time.monotonic() > deadline:
+                raise RegistryError(f"registry {self.host}: {where} took more than {self.timeout:g} s to answer")
+        return b"".join(chunks)
 
     def _authorization(self) -> str | None:
         if self._token:

@@ -136,7 +136,7 @@ def open_envelope(data: bytes, trusted: list[tuple[str, bytes]]) -> tuple[dict[s
             (str(item.get("keyid", "")), base64.b64decode(item["sig"], validate=True))
             for item in envelope["signatures"]
         ]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise SignatureInvalid(f"the attestation is not a DSSE envelope ({type(exc).__name__})") from exc
     if payload_type != IN_TOTO_PAYLOAD:
         raise SignatureInvalid(f"the envelope's payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD}")
@@ -155,7 +155,7 @@ def open_envelope(data: bytes, trusted: list[tuple[str, bytes]]) -> tuple[dict[s
         raise SignatureInvalid(f"no trusted key verifies the signature (signed by key {hints}; trusted: {known})")
     try:
         statement = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SignatureInvalid("the signed payload is not JSON") from exc
     if not isinstance(statement, dict):
         raise SignatureInvalid("the signed payload is not an in-toto statement")

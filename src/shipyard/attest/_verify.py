@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shipyard._errors import ImageError
 from shipyard.attest._attach import ARTIFACT_TYPE, DSSE, SBOM, STATEMENT
-from shipyard.attest._oci import Registry, split_reference, tag_for
+from shipyard.attest._oci import Registry, RegistryError, split_reference, tag_for
 from shipyard.attest._provenance import GITHUB_RUNNER, LOCAL_BUILDER, PREDICATE_TYPE, STATEMENT_TYPE
 
 __all__ = ["Verification", "verify_image"]
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -53,21 +57,30 @@ class Verification:
 
 
 def verify_image(
-    reference: str, *, trusted: list[tuple[str, bytes]], auth: dict[str, str] | None = None
+    reference: str, *, trusted: list[tuple[str, bytes]], auth: dict[str, str] | None = None, timeout: float = 10.0
 ) -> Verification:
-    """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys."""
+    """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys.
+
+    ``timeout`` bounds each registry request; retries of a faulty registry stop after twice that (a deploy gate
+    must not wait minutes on a registry that hangs).
+    """
     host, name, digest = split_reference(reference)
-    repo = Registry(host, name, dict(auth or {}))
+    repo = Registry(host, name, dict(auth or {}), timeout=timeout, retry_timeout=2 * timeout)
     refused: Verification | None = None
     # Newest first; the first that verifies wins, so a stray or forged artifact beside a good one changes nothing.
     for manifest, manifest_digest, storage in _candidates(repo, digest):
         state: dict[str, Any] = {"attestation": manifest_digest, "storage": storage}
         try:
-            _check(repo, digest, manifest, trusted, state)
+            try:
+                _check(repo, digest, manifest, trusted, state)
+            except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+                raise _Problem(f"the attestation is malformed ({type(exc).__name__})") from exc
         except _Problem as failed:
             refused = refused or Verification(reference, digest, problem=str(failed), **state)
             continue
         return Verification(reference, digest, **state)
+    if refused is None and repo.manifest_descriptor(digest) is None:
+        raise ImageError(f"registry {host} has no image {name}@{digest}")
     missing = f"no attestation is stored for {digest[:19]}; push it with Shipyard (`invoke image.push`)"
     return refused or Verification(reference, digest, problem=missing)
 
@@ -82,34 +95,58 @@ def _check(
     """Fill ``state`` with what checks out, in order; raise ``_Problem`` at the first thing that does not."""
     from shipyard.attest._sign import SignatureInvalid, open_envelope
 
-    if (manifest.get("subject") or {}).get("digest") != digest:
+    subject = manifest.get("subject")
+    if not isinstance(subject, dict) or subject.get("digest") != digest:
         raise _Problem("the attestation manifest's subject is another image")
-    layers = {layer.get("mediaType"): layer for layer in manifest.get("layers", []) if isinstance(layer, dict)}
+    listed = manifest.get("layers")
+    if not isinstance(listed, list):
+        raise _Problem("the attestation manifest lists no layers")
+    layers: dict[str, str] = {}
+    for layer in listed:
+        if isinstance(layer, dict) and isinstance(layer.get("mediaType"), str):
+            if not isinstance(layer.get("digest"), str) or not _DIGEST.match(layer["digest"]):
+                raise _Problem(f"the attestation manifest's {layer['mediaType'][:60]} layer has no sha256 digest")
+            layers[layer["mediaType"]] = layer["digest"]
     if DSSE not in layers:
         raise _Problem("the provenance is not signed" if STATEMENT in layers else "the attestation holds no provenance")
     try:
-        statement, state["keyid"] = open_envelope(repo.blob(layers[DSSE]["digest"]), trusted)
+        statement, state["keyid"] = open_envelope(_blob(repo, layers[DSSE]), trusted)
     except SignatureInvalid as exc:
         raise _Problem(f"signature: {exc}") from exc
     state["signed"] = True
     if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
         raise _Problem("the signed statement is not SLSA provenance v1")
-    subjects = [s.get("digest", {}).get("sha256") for s in statement.get("subject", []) if isinstance(s, dict)]
+    listed_subjects = statement.get("subject")
+    subjects = [
+        s["digest"].get("sha256")
+        for s in (listed_subjects if isinstance(listed_subjects, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("digest"), dict)
+    ]
     if digest.removeprefix("sha256:") not in subjects:
-        other = ", ".join(f"sha256:{s[:12]}" for s in subjects if s) or "nothing"
+        other = ", ".join(f"sha256:{str(s)[:12]}" for s in subjects if s) or "nothing"
         raise _Problem(f"the signed provenance is for {other}, not {digest[:19]}")
     predicate = statement.get("predicate") or {}
     state["facts"] = _facts(predicate)
     expected = [b for b in predicate.get("runDetails", {}).get("byproducts", []) if b.get("mediaType") == SBOM]
     if SBOM not in layers or not expected:
         raise _Problem("the SBOM is missing")
-    data = repo.blob(layers[SBOM]["digest"])
+    data = _blob(repo, layers[SBOM])
     if hashlib.sha256(data).hexdigest() != expected[0].get("digest", {}).get("sha256"):
         raise _Problem("the SBOM's digest differs from the one in the signed provenance (tampered)")
     try:
         state["sbom"] = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _Problem("the SBOM is not JSON") from exc
+
+
+def _blob(repo: Registry, digest: str) -> bytes:
+    """A layer of the attestation; one that is too large to be one is a refusal, not a registry fault."""
+    try:
+        return repo.blob(digest)
+    except RegistryError as exc:
+        if exc.status == 413:
+            raise _Problem(f"a layer of the attestation is too large ({digest[:19]})") from exc
+        raise
 
 
 def _candidates(repo: Registry, digest: str) -> list[tuple[dict[str, Any], str, str]]:
