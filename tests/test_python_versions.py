@@ -84,7 +84,7 @@ def test_a_malformed_pyproject_is_one_line_from_nox(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"nox > shipyard: {tmp_path / 'pyproject.toml'}: invalid TOML (")
+    assert lines[0].startswith(f"nox: error: {tmp_path / 'pyproject.toml'}: invalid TOML (")
     assert "Traceback" not in result.stderr
 
 
@@ -92,7 +92,7 @@ def test_no_versions_at_all_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     result = _nox_list(tmp_path, '[project]\nname = "x"\n')
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        'nox > shipyard: pyproject.toml: project: declares no Python versions: add `requires-python` (e.g. ">=3.11") '
+        'nox: error: pyproject.toml: project: declares no Python versions: add `requires-python` (e.g. ">=3.11") '
         "or version classifiers"
     ]
 

@@ -257,8 +257,8 @@ def python_versions(pyproject: str | Path = "pyproject.toml") -> list[str]:
         wanted, from_classifiers = _supported_versions(path)
     except ConfigError as exc:
         # Called while nox imports the noxfile, where an exception is a traceback: one line and exit 2 instead.
-        logger.error(f"shipyard: {exc}")
-        raise SystemExit(2) from None
+        print(f"nox: error: {exc}", file=sys.stderr)  # noqa: T201 - nox is importing the noxfile: no logger yet
+        raise SystemExit(ConfigError.exit_code) from None
     if os.environ.get("SHIPYARD_LIST_ALL_PYTHONS"):
         # Listing for CI (`shipyard ci generate`/`check`): every supported version, installed here or not, so the
         # generated matrix does not depend on the machine that generated it.

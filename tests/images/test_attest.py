@@ -187,6 +187,9 @@ class RecordingTarget:
             def acquire(self, holder: str) -> None:
                 calls.append("acquire")
 
+            def check(self) -> None:
+                calls.append("check")
+
             def release(self) -> None:
                 calls.append("release")
 

@@ -97,8 +97,9 @@ def history_env(project: Path, docker_client: Any) -> Iterator[str]:
             (v[0], v[2], "succeeded", "rollback", ""),
         ]
     ):
-        store.append(
-            HistoryRecord(
+        store.append(  # a whole record, as the journal keeps one written by an earlier Shipyard
+            {"kind": "record"}
+            | HistoryRecord(
                 deploy_id=f"d{i}",
                 env=name,
                 target="docker",
@@ -110,7 +111,7 @@ def history_env(project: Path, docker_client: Any) -> Iterator[str]:
                 reason=reason,
                 previous_image=previous,
                 action=action,  # type: ignore[arg-type]
-            )
+            ).to_dict()
         )
     yield name
     with contextlib.suppress(Exception):

@@ -25,6 +25,16 @@ _MTIME = 315532800  # 1980-01-01, the zip epoch, as wheels use
 def build_context(config: ImageConfig, artifacts: Artifacts) -> IO[bytes]:
     """A seekable tar of the build context, positioned at its start. The caller closes it."""
     fileobj = tempfile.TemporaryFile()  # noqa: SIM115 - returned open, the caller closes it
+    try:
+        _write_context(fileobj, config, artifacts)
+    except BaseException:
+        fileobj.close()  # a refused context (a file in the way, a link out) leaves no open temporary file
+        raise
+    fileobj.seek(0)
+    return fileobj
+
+
+def _write_context(fileobj: IO[bytes], config: ImageConfig, artifacts: Artifacts) -> None:
     with tarfile.open(fileobj=fileobj, mode="w") as tar:
         for relative in sorted(_included(config)):
             if relative.split("/", 1)[0] == ARTIFACTS_DIR:
@@ -44,8 +54,6 @@ def build_context(config: ImageConfig, artifacts: Artifacts) -> IO[bytes]:
         _add_bytes(
             tar, f"{ARTIFACTS_DIR}/app-requirements.txt", f"./{artifacts.wheel.name} --hash=sha256:{digest}\n".encode()
         )
-    fileobj.seek(0)
-    return fileobj
 
 
 def _included(config: ImageConfig) -> set[str]:
