@@ -397,3 +397,47 @@ def test_a_bad_env_file_line_names_the_file_and_line(project: Project) -> None:
     (project.root / "bad.env").write_text("GOOD=1\nthis is not a setting\n")
     project.write({"alpha": {"target": "docker", "image": "a", "port": free_port(), "env_file": "bad.env"}})
     assert_clean_failure(project.invoke("deploy", "--env", "alpha", "--image", "x"), "bad.env:2", "KEY=VALUE")
+
+
+@pytest.mark.parametrize("when", ["health", "bake"])
+def test_sigint_undoes_the_unproven_version(
+    when: str, docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """Ctrl-C while the new version is checked (it never turns healthy) or baking (it already took traffic):
+    the old version serves again and the new container is gone."""
+    import signal
+
+    from .conftest import INVOKE
+
+    project, env, port = docker_env
+    project.write({env: _table(port, bake=30, timeout=30)})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+    image = images["asgi-bad" if when == "health" else "asgi-v2"]
+    proc = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", image],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with ProbeLoop(port, keep_alive=True, limit=90) as probe:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, f"never reached {when}"
+            if when == "health" and len(app_containers(docker_client, env)) == 2:
+                time.sleep(1.0)  # inside the health wait
+                break
+            if when == "bake" and get(port)[1] == "asgi-v2":
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        time.sleep(0.3)
+    assert proc.returncode != 0
+    assert get(port) == (200, "asgi-v1")
+    assert [c.id for c in app_containers(docker_client, env)] == [old.id]
+    old.reload()
+    assert old.status == "running"
+    assert probe.failures == []

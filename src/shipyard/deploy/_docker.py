@@ -277,8 +277,8 @@ class DockerTarget:
 
         state.new.update(restart_policy={"Name": "unless-stopped"})  # from now on it comes back after a restart
         before = self.proxy.slots()[state.slot]
+        state.switched = True  # first: an interrupt inside the switch call must still switch back
         self.proxy.switch(state.slot, port=port, away=serving.slot if serving else None)
-        state.switched = True
         progress.phase("switched", previous=old.name if old else "", container=name, slot=state.slot)
         log.info("docker.switched", container=name, previous=old.name if old else "")
 
@@ -463,19 +463,16 @@ class DockerTarget:
             if state.release is not None:
                 state.release.remove(force=True)
                 state.release = None
-        if state.switched:
-            try:
+        if state.slot:
+            try:  # idempotent: the old slot takes traffic again (it may never have stopped), the new one is out
                 if serving is not None and old is not None:
                     self.proxy.switch(serving.slot, port=serving.port, away=state.slot)
                 self.proxy.retire(state.slot)
-                if serving is None:
+                if serving is None and state.switched:
                     self.proxy.persist({})
                 state.switched = False
             except Exception as exc:  # noqa: BLE001 - the undo must go on to remove the container
                 log.error("docker.undo-switch-failed", error=redact(str(exc)))
-        elif state.slot:
-            with contextlib.suppress(Exception):
-                self.proxy.retire(state.slot)
         if state.new is not None:
             with contextlib.suppress(Exception):
                 state.new.remove(force=True)

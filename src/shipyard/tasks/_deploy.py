@@ -94,6 +94,8 @@ def _status_text(info: dict[str, Any]) -> str:
         if isinstance(value, list) and all(isinstance(item, dict) for item in value):
             lines.append(f"{key}:" + ("" if value else " none"))
             lines += ["  - " + ", ".join(f"{k}={v}" for k, v in item.items()) for item in value]
+        elif isinstance(value, dict):
+            lines.append(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
         else:
             lines.append(f"{key}: {value}")
     return "\n".join(lines)
