@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ._images import BASES
+BASES = ("shipyard/python-base:bookworm",)
 
 MODULES = (
     "flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker", "gunicorn", "packaging",

@@ -87,6 +87,8 @@ class _Deploy:
         self.found, self.digest, self.old, self.serving, self.legacy = found, digest, old, serving, legacy
         self.previous = old.labels.get("shipyard.image", "") if old else ""
         self.new: Any | None = None
+        self.everything: list[Any] = []
+        self.last: SlotView | None = None  # the new slot as the health wait saw it last
         self.release: Any | None = None
         self.slot = ""
         self.switched = False
@@ -226,6 +228,7 @@ class DockerTarget:
                 details={"digest": digest, "replaces": old.name if old else "", "proxy": self.proxy.name},
             )
         state = _Deploy(found, digest, old, serving, legacy)
+        state.everything = everything
         try:
             return self._ship(image, deploy_id, progress, state)
         except BaseException as exc:
@@ -239,7 +242,7 @@ class DockerTarget:
 
     def _ship(self, image: str, deploy_id: str, progress: Progress, state: _Deploy) -> Shipped:
         found, digest, old, serving, previous = state.found, state.digest, state.old, state.serving, state.previous
-        taken = {int(c.labels.get("shipyard.port", "0")) for c in self.containers()} | {self.port}
+        taken = {int(c.labels.get("shipyard.port", "0")) for c in state.everything} | {self.port}
         port = _free_port(taken)
         state.slot = other(serving.slot) if serving else SLOTS[0]
         name = f"{self.prefix}-{deploy_id}"
@@ -259,7 +262,7 @@ class DockerTarget:
 
         self.proxy.stage(state.slot, port)
         healthy, why = wait_for(
-            lambda: self._slot_health(state.slot),
+            lambda: self._slot_health(state.slot, state),
             float(self.env.timeout),
             alive=lambda: self._exited(state.new),
             check=progress.check,
@@ -276,9 +279,9 @@ class DockerTarget:
         progress.phase("healthy", container=name)
 
         state.new.update(restart_policy={"Name": "unless-stopped"})  # from now on it comes back after a restart
-        before = self.proxy.slots()[state.slot]
+        before = state.last or self.proxy.slots()[state.slot]  # counters before the switch (it had no traffic)
         state.switched = True  # first: an interrupt inside the switch call must still switch back
-        self.proxy.switch(state.slot, port=port, away=serving.slot if serving else None)
+        self.proxy.switch(state.slot, port=port, away=(serving.slot, serving.port) if serving else None)
         progress.phase("switched", previous=old.name if old else "", container=name, slot=state.slot)
         log.info("docker.switched", container=name, previous=old.name if old else "")
 
@@ -400,8 +403,10 @@ class DockerTarget:
             return redact(container.logs(tail=LOG_TAIL).decode(errors="replace")).rstrip()
         return ""
 
-    def _slot_health(self, slot: str) -> tuple[bool, str]:
+    def _slot_health(self, slot: str, state: _Deploy | None = None) -> tuple[bool, str]:
         view = self.proxy.slots()[slot]
+        if state is not None:
+            state.last = view
         return view.up, view.check
 
     def _bake(self, slot: str, before: SlotView, progress: Progress) -> str | None:
@@ -466,7 +471,7 @@ class DockerTarget:
         if state.slot:
             try:  # idempotent: the old slot takes traffic again (it may never have stopped), the new one is out
                 if serving is not None and old is not None:
-                    self.proxy.switch(serving.slot, port=serving.port, away=state.slot)
+                    self.proxy.switch(serving.slot, port=serving.port, away=(state.slot, 0))
                 self.proxy.retire(state.slot)
                 if serving is None and state.switched:
                     self.proxy.persist({})
@@ -526,7 +531,8 @@ class DockerTarget:
             )
             if not ok:
                 return f"left {new.name} serving: the previous version {back.name} did not turn healthy ({why})"
-            self.proxy.switch(slot, port=int(back.labels["shipyard.port"]), away=new.labels.get("shipyard.slot"))
+            away = (new.labels.get("shipyard.slot", "a"), int(new.labels.get("shipyard.port", "0")))
+            self.proxy.switch(slot, port=int(back.labels["shipyard.port"]), away=away)
             self.proxy.retire(new.labels.get("shipyard.slot", "a"))
             new.remove(force=True)
             return f"switched traffic back to {back.name} and removed unproven {new.name}"

@@ -149,11 +149,12 @@ class HaproxyProxy:
                 carried = {v.slot: (v.port, True) for v in self.slots().values() if v.mode == "serving"}
             found.remove(force=True)  # settings changed: a short gap on the stable port, only on such a change
             found = None
+        if found is not None and found.status == "running":
+            return  # the usual case: running with these settings (a dead socket shows at the next command)
         try:
             if found is None:
                 found = self._create(carried)
-            if found.status != "running":
-                found.start()
+            found.start()
         except docker.errors.APIError as exc:
             raise DeployError(f"cannot start the proxy container {self.name}: {exc.explanation}") from exc
         self._wait_ready(found)
@@ -282,13 +283,14 @@ class HaproxyProxy:
             f"set server {BACKEND}/{slot} health down",
         )
 
-    def switch(self, to: str, *, port: int, away: str | None) -> None:
-        """New requests go to ``to`` from now on; ``away`` (if any) only finishes what it has in flight."""
+    def switch(self, to: str, *, port: int, away: tuple[str, int] | None) -> None:
+        """New requests go to slot ``to`` (on ``port``) from now on; ``away`` (slot, port), if any, only finishes
+        what it has in flight. Then the config file is rewritten to match, for a restart."""
         commands = [f"set server {BACKEND}/{to} state ready"]
         if away:
-            commands.append(f"set server {BACKEND}/{away} state drain")
+            commands.append(f"set server {BACKEND}/{away[0]} state drain")
         self._set(*commands)
-        self.persist({to: (port, True)} | ({} if not away else {away: (self.slots()[away].port or 1, False)}))
+        self.persist({to: (port, True)} | ({away[0]: (away[1] or 1, False)} if away else {}))
 
     def retire(self, slot: str) -> None:
         """Take ``slot`` out entirely (maintenance: no requests, no checks)."""
