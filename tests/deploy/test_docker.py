@@ -443,3 +443,32 @@ def test_sigint_undoes_the_unproven_version(
     old.reload()
     assert old.status == "running"
     assert probe.failures == []
+
+
+def test_concurrent_deploys_one_is_refused_naming_the_holder(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """The first deploy holds the lock for its whole health-check window (``bad`` never turns healthy, so that
+    window is the env's full timeout): a second deploy started inside it is refused, naming the first one."""
+    from .conftest import INVOKE
+
+    project, env, _port = docker_env
+    first = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", images["asgi-bad"]],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{env}$"}):
+            assert time.monotonic() < deadline, "the first deploy never took the lock"
+            time.sleep(0.05)
+        holder = docker_client.containers.get(f"shipyard-lock-{env}").labels["shipyard.holder"]
+        second = project.invoke("deploy", "--env", env, "--image", images["asgi-v1"])
+    finally:
+        first.communicate(timeout=120)
+    assert_clean_failure(second, "is locked by", holder)
+    assert first.returncode != 0  # the bad version failed its health check: the first deploy fails on its own

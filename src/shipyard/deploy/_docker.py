@@ -420,6 +420,8 @@ class DockerTarget:
             errors = view.errors_5xx - before.errors_5xx
             if errors and errors > ratio * answered:
                 return f"answered {errors} of {answered} requests with a 5xx"
+            if view.mode != "serving":
+                return f"was no longer taking traffic in the proxy (slot {slot} in {view.mode})"
             if not view.up:
                 return f"failed its health check ({view.check})"
             if time.monotonic() >= deadline:

@@ -228,7 +228,15 @@ class HaproxyProxy:
             raise DeployError(f"the proxy {self.name} refused a change: {bad[0]}")
 
     def slots(self) -> dict[str, SlotView]:
-        """Both slots as HAProxy sees them now."""
+        """Both slots as HAProxy sees them now (asked again if an answer came back incomplete)."""
+        for _attempt in range(3):
+            views = self._slots()
+            if views is not None:
+                return views
+            time.sleep(0.05)
+        raise DeployError(f"the proxy {self.name} gave no complete view of its servers three times in a row")
+
+    def _slots(self) -> dict[str, SlotView] | None:
         answer = self.command(f"show servers state {BACKEND}; show stat")
         states: dict[str, tuple[int, int]] = {}
         stats: dict[str, dict[str, str]] = {}
@@ -243,6 +251,8 @@ class HaproxyProxy:
                 row = dict(zip(header, line.split(","), strict=False))
                 if row.get("svname") in SLOTS:
                     stats[row["svname"]] = row
+        if set(states) != set(SLOTS) or set(stats) != set(SLOTS):
+            return None
         views: dict[str, SlotView] = {}
         for slot in SLOTS:
             admin, port = states.get(slot, (0x01, 0))
