@@ -89,7 +89,9 @@ def result(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def app_containers(client: Any, env: str) -> list[Any]:
-    return client.containers.list(all=True, filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]})
+    return client.containers.list(
+        all=True, ignore_removed=True, filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]}
+    )
 
 
 @pytest.mark.parametrize("app", APPS)
@@ -472,3 +474,20 @@ def test_concurrent_deploys_one_is_refused_naming_the_holder(
         first.communicate(timeout=120)
     assert_clean_failure(second, "is locked by", holder)
     assert first.returncode != 0  # the bad version failed its health check: the first deploy fails on its own
+
+
+def test_a_proxy_removed_by_hand_comes_back_with_the_next_deploy(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """`docker rm -f` of the proxy: the stable port is down until the next deploy, which recreates the proxy,
+    serves the new version and stops the old one the proxy no longer knew about (no orphan keeps running)."""
+    project, env, port = docker_env
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    docker_client.containers.get(f"shipyard-proxy-{env}").remove(force=True)
+    with pytest.raises(ConnectionRefusedError):
+        get(port)
+    proc = deploy(project, env, images["asgi-v2"])
+    assert proc.returncode == 0, proc.stderr
+    assert get(port) == (200, "asgi-v2")
+    running = docker_client.containers.list(filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]})
+    assert [c.labels["shipyard.image"] for c in running] == [images["asgi-v2"]]

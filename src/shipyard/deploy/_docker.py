@@ -131,7 +131,9 @@ class DockerTarget:
     def containers(self, *, running_only: bool = False) -> list[Any]:
         """This environment's app containers (running and retained), oldest first."""
         found = self.client.containers.list(
-            all=not running_only, filters={"label": [f"shipyard.env={self.env.name}", "shipyard.role=service"]}
+            all=not running_only,
+            ignore_removed=True,
+            filters={"label": [f"shipyard.env={self.env.name}", "shipyard.role=service"]},
         )
         return sorted(found, key=lambda c: c.attrs.get("Created", ""))
 
@@ -219,7 +221,8 @@ class DockerTarget:
         views = self._proxy_view()
         serving = next((v for v in (views or {}).values() if v.mode == "serving"), None)
         old = self._by_slot(serving, everything)
-        legacy = [c for c in everything if c.status == "running" and "shipyard.slot" not in c.labels]
+        # running versions the proxy does not send to (an older design's, or one a crash left): stopped after the bake
+        legacy = [c for c in everything if c.status == "running" and (old is None or c.id != old.id)]
         previous = old.labels.get("shipyard.image", "") if old else ""
         if dry_run:
             return Shipped(
@@ -256,16 +259,17 @@ class DockerTarget:
                 return Shipped(False, failed[0], previous_image=previous, details={**details, "log_tail": failed[1]})
 
         progress.phase("starting", container=name)
+        self.proxy.stage(state.slot, port)  # checked from now on (refused until it listens), no traffic
         state.new = self._start(found.id, name, run)
         progress.phase("started", container=name, port=port, slot=state.slot)
         log.info("docker.started", container=name, port=port, slot=state.slot, digest=digest)
 
-        self.proxy.stage(state.slot, port)
         healthy, why = wait_for(
             lambda: self._slot_health(state.slot, state),
             float(self.env.timeout),
             alive=lambda: self._exited(state.new),
             check=progress.check,
+            interval=0.02,  # each poll is a round trip to the proxy already
         )
         if not healthy:
             tail = self._tail(state.new)
@@ -494,7 +498,9 @@ class DockerTarget:
         reached = {p.get("phase") for p in phases}
         mine = [c for c in self.containers() if c.labels.get("shipyard.deploy-id") == deploy_id]
         release = self.client.containers.list(
-            all=True, filters={"label": [f"shipyard.env={self.env.name}", f"shipyard.deploy-id={deploy_id}"]}
+            all=True,
+            ignore_removed=True,
+            filters={"label": [f"shipyard.env={self.env.name}", f"shipyard.deploy-id={deploy_id}"]},
         )
         for container in release:
             if container.labels.get("shipyard.role") == "release":
@@ -552,7 +558,9 @@ class DockerTarget:
 
         removed = [c.name for c in self.containers()]
         proxy = self.proxy.remove()
-        found = self.client.containers.list(all=True, filters={"label": f"shipyard.env={self.env.name}"})
+        found = self.client.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"shipyard.env={self.env.name}"}
+        )
         for container in found:
             if container.labels.get("shipyard.role") in {"service", "release", "proxy"}:
                 with contextlib.suppress(docker.errors.NotFound):

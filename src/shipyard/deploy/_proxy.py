@@ -117,7 +117,7 @@ class HaproxyProxy:
             "  option httpchk",
             f"  http-check send meth GET uri {self.health_path} ver HTTP/1.1 hdr Host localhost",
             "  http-check expect rstatus ^2",
-            f"  default-server inter 500ms fastinter 100ms downinter 100ms rise {self.rise} fall 2",
+            f"  default-server inter 500ms fastinter 50ms downinter 50ms rise {self.rise} fall 2",
         ]
         for slot in SLOTS:
             port, serving = servers.get(slot, (1, False))
