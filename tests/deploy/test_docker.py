@@ -491,3 +491,20 @@ def test_a_proxy_removed_by_hand_comes_back_with_the_next_deploy(
     assert get(port) == (200, "asgi-v2")
     running = docker_client.containers.list(filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]})
     assert [c.labels["shipyard.image"] for c in running] == [images["asgi-v2"]]
+
+
+def test_a_taken_stable_port_is_one_line_and_leaves_no_restarting_proxy(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    import socket
+
+    project, env, port = docker_env
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        proc = deploy(project, env, images["asgi-v1"])
+    assert_clean_failure(proc, f"127.0.0.1:{port}", "Address already in use", "is the port taken?")
+    assert not docker_client.containers.list(all=True, filters={"label": f"shipyard.env={env}"})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0  # once the port is free, it deploys
+    assert get(port) == (200, "asgi-v1")

@@ -193,11 +193,13 @@ class HaproxyProxy:
                     return
                 except DeployError:
                     pass
-            if time.monotonic() > deadline or container.status in {"exited", "dead"}:
-                tail = container.logs(tail=10).decode(errors="replace").strip().replace("\n", " | ")
+            if time.monotonic() > deadline or container.status in {"exited", "dead", "restarting"}:
+                lines = container.logs(tail=10).decode(errors="replace").strip().splitlines()
+                alert = next((line for line in lines if "ALERT" in line), lines[-1] if lines else "no output")
+                container.remove(force=True)  # a proxy that cannot start must not keep restarting in a loop
                 raise DeployError(
-                    f"the proxy {self.name} did not start on {self.host}:{self.port} ({container.status}): "
-                    f"{tail or 'no output'}; is the port taken?"
+                    f"the proxy {self.name} did not start on {self.host}:{self.port}: {alert.strip()}"
+                    + ("; is the port taken?" if "bind" in alert else "")
                 )
             time.sleep(0.1)
 
