@@ -2,7 +2,8 @@
 
 The apps are the fixtures of apps/ (a Flask app under gunicorn, an ASGI app under uvicorn), which know nothing of
 Shipyard and read only $PORT. Versions: v1, v2, v3; ``bad`` answers 503 everywhere; ``crash`` exits 3 at start;
-``flaky`` is healthy for its first 6 requests and answers 500 after.
+``flaky`` is healthy for its first 40 requests and answers 500 after (a margin over the health checks of
+Shipyard and of the proxy, which checks a staged slot every 50 ms, so it fails only once it takes traffic).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ VERSIONS = {
     "v3": {},
     "bad": {"FIXTURE_FAIL_HEALTH": "1"},
     "crash": {"crash": "1"},
-    "flaky": {"FIXTURE_FAIL_AFTER": "6"},
+    "flaky": {"FIXTURE_FAIL_AFTER": "40"},
 }
 
 
