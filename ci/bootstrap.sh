@@ -3,7 +3,7 @@
 # (root, Python 3.11, pip) or an already prepared one. Idempotent: a second run checks and does nothing.
 #
 #   bash ci/bootstrap.sh            # uv, the system packages the tests use, then the Docker engine, the local
-#                                   # registry and the base image
+#                                   # registry, the base and proxy images, and the report tools
 #   bash ci/bootstrap.sh uv         # only uv
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -11,7 +11,7 @@ what="${1:-all}"
 
 bash "$here/install-uv.sh"
 if [ "$what" = "all" ]; then
-  for step in system-packages.sh docker-engine.sh registry.sh base-image.sh report-tools.sh; do
+  for step in system-packages.sh docker-engine.sh registry.sh base-image.sh proxy-image.sh report-tools.sh; do
     if [ -f "$here/$step" ]; then bash "$here/$step"; fi
   done
 fi

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from shipyard.testing._attest import signing_key_pair
 from shipyard.testing._aws import MotoServer, moto_server
-from shipyard.testing._deploy import remove_environment
+from shipyard.testing._deploy import ProbeLoop, remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
 from shipyard.testing._parts import require, require_tool
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project, make_flat_project
@@ -21,6 +21,7 @@ __all__ = [
     "MotoServer",
     "PipelineRun",
     "PipelineRunner",
+    "ProbeLoop",
     "Project",
     "RecordingReporter",
     "StageEvent",
