@@ -4,10 +4,6 @@
 set -euo pipefail
 log="${DOCKERD_LOG:-/tmp/dockerd.log}"
 
-# Deploys swap containers that share a port through SO_REUSEPORT. With this set, connections queued on the old
-# listener when it closes migrate to the new one instead of being reset (Linux >= 5.14): zero failed requests.
-sysctl -qw net.ipv4.tcp_migrate_req=1 2>/dev/null || echo "ci/docker-engine.sh: could not set net.ipv4.tcp_migrate_req=1; swaps may reset a queued connection" >&2
-
 if docker info >/dev/null 2>&1; then
   exit 0
 fi

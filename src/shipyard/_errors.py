@@ -20,6 +20,7 @@ __all__ = [
     "CommandFailed",
     "ConfigError",
     "DeployError",
+    "DeployInterrupted",
     "ImageError",
     "PipelineError",
     "ShipyardError",
@@ -69,6 +70,12 @@ class ImageError(ShipyardError):
 
 class DeployError(ShipyardError):
     """A deploy failed. Shipyard leaves (or puts back) the previous version serving before raising this."""
+
+
+class DeployInterrupted(DeployError):
+    """A deploy stopped by SIGINT or SIGTERM; the target has put the previous version back before raising this."""
+
+    exit_code = 130
 
 
 class PipelineError(ShipyardError):

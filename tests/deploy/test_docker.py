@@ -1,192 +1,335 @@
-"""The docker target on the real engine, driven through the `invoke` CLI in a subprocess.
+"""The docker target on the real engine and the real proxy (HAProxy), driven through the `invoke` CLI.
 
-Images are hello-service builds (see _images.py): v1, v2, and v3 whose /healthz answers 503 (APP_FAIL_HEALTH=1).
+The apps are the fixtures of apps/ (a Flask app under gunicorn, an ASGI app under uvicorn), which know nothing of
+Shipyard and read only $PORT. Versions: v1, v2, v3; ``bad`` answers 503 everywhere; ``crash`` exits 3 at start;
+``flaky`` is healthy for its first 6 requests and answers 500 after.
 """
 
 from __future__ import annotations
 
-import contextlib
+import http.client
 import json
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shipyard.testing import MotoServer, free_port, remove_environment, require
+from shipyard.testing import MotoServer, ProbeLoop, free_port, remove_environment, require
 
-from ._images import build_versions, remove_images
+from ._apps import build_apps, remove_apps
 from .conftest import Project, assert_clean_failure, unique
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SECRET = "hunter2-deploy-secret-value"
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-MIGRATE = Path("/proc/sys/net/ipv4/tcp_migrate_req")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _migrate_requests() -> Iterator[None]:
-    """With tcp_migrate_req=1 the kernel hands connections queued on the retiring listener to the new one instead
-    of resetting them (measured: 1 reset in ~12k probes over 8 swaps without it, 0 with it). ci/ sets it; this
-    sets it for the module when allowed (root) and puts the old value back."""
-    old = MIGRATE.read_text().strip() if MIGRATE.exists() else None
-    try:
-        if old == "0":
-            MIGRATE.write_text("1")
-    except OSError:
-        pass
-    yield
-    if old == "0":
-        with contextlib.suppress(OSError):
-            MIGRATE.write_text(old)
+APPS = ("flask", "asgi")
+PROXY_IMAGE = "shipyard/proxy:haproxy-bookworm"
+VERSIONS = {
+    "v1": {},
+    "v2": {},
+    "v3": {},
+    "bad": {"FIXTURE_FAIL_HEALTH": "1"},
+    "crash": {"crash": "1"},
+    "flaky": {"FIXTURE_FAIL_AFTER": "6"},
+}
 
 
 @pytest.fixture(scope="module")
 def images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    built = build_versions(
-        docker_client, tmp_path_factory.mktemp("ctx"), {"v1": {}, "v2": {}, "v3": {"APP_FAIL_HEALTH": "1"}}
-    )
+    import docker.errors
+
+    try:
+        docker_client.images.get(PROXY_IMAGE)
+    except docker.errors.ImageNotFound:
+        require(f"no proxy image {PROXY_IMAGE}: run `bash ci/proxy-image.sh`")
+    built = build_apps(docker_client, tmp_path_factory.mktemp("apps"), VERSIONS)
     if built is None:
         require("no Python base image shipyard/python-base:bookworm: run `bash ci/base-image.sh`")
-    tag, ids = built
+    repo, tags = built
     try:
-        yield ids
+        yield tags
     finally:
-        remove_images(docker_client, tag)
+        remove_apps(docker_client, repo)
 
 
 @pytest.fixture
 def docker_env(project: Project, docker_client: Any) -> Iterator[tuple[Project, str, int]]:
     name, port = unique("t"), free_port()
-    project.write({name: {"target": "docker", "image": "hello", "port": port, "timeout": 20, "stop_timeout": 10}})
+    project.write({name: _table(port)})
     try:
         yield project, name, port
     finally:
         remove_environment(docker_client, name)
 
 
-def get(url: str) -> tuple[int, dict[str, Any]]:
+def _table(port: int, **extra: Any) -> dict[str, Any]:
+    return {"target": "docker", "image": "app", "port": port, "timeout": 20, "bake": 2, "stop_timeout": 10, **extra}
+
+
+def get(port: int, path: str = "/") -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        with OPENER.open(url, timeout=3) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode().strip()
+    finally:
+        conn.close()
 
 
 def deploy(project: Project, env: str, image: str, *extra: str) -> subprocess.CompletedProcess[str]:
     return project.invoke("deploy", "--env", env, "--image", image, "--json", *extra)
 
 
-class Prober:
-    """Hits the stable address with a fresh connection per request, counting failures, until stopped."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.ok, self.failed, self.errors = url, 0, 0, []  # type: ignore[var-annotated]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with OPENER.open(self.url, timeout=3) as response:
-                    assert response.status == 200
-                self.ok += 1
-            except Exception as exc:
-                self.failed += 1
-                self.errors.append(repr(exc))
-
-    def __enter__(self) -> Prober:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+def result(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    return dict(json.loads(proc.stdout))
 
 
-def test_swap_failed_health_check_and_rollback(
+def app_containers(client: Any, env: str) -> list[Any]:
+    return client.containers.list(all=True, filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]})
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_three_versions_swap_with_zero_failed_requests(
+    app: str, docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    project, env, port = docker_env
+    first = deploy(project, env, images[f"{app}-v1"])
+    assert first.returncode == 0, first.stderr
+    assert get(port) == (200, f"{app}-v1")
+
+    slow: dict[str, Any] = {}
+
+    def slow_request() -> None:  # started before v2's switch, it must finish on v1
+        slow["answer"] = get(port, "/slow?s=4")
+
+    fresh, kept = ProbeLoop(port, keep_alive=False, limit=180), ProbeLoop(port, keep_alive=True, limit=180)
+    with fresh, kept:
+        waiter = threading.Thread(target=slow_request)
+        waiter.start()
+        time.sleep(0.3)
+        second = deploy(project, env, images[f"{app}-v2"])
+        third = deploy(project, env, images[f"{app}-v3"])
+        waiter.join(timeout=30)
+        time.sleep(0.3)
+    assert second.returncode == 0, second.stderr
+    assert third.returncode == 0, third.stderr
+    print(f"{app}: fresh {fresh.ok} ok {fresh.bodies}, keep-alive {kept.ok} ok {kept.bodies}")
+    assert fresh.failures == []
+    assert kept.failures == []
+    assert slow["answer"] == (200, f"{app}-v1")
+    for probe in (fresh, kept):
+        assert probe.bodies.get(f"{app}-v2", 0) > 0
+        assert probe.bodies.get(f"{app}-v3", 0) > 0
+    assert get(port) == (200, f"{app}-v3")
+
+    containers = {c.labels["shipyard.image"]: c.status for c in app_containers(docker_client, env)}
+    assert containers == {images[f"{app}-v1"]: "exited", images[f"{app}-v2"]: "exited", images[f"{app}-v3"]: "running"}
+    status = result(project.invoke("status", "--env", env, "--json"))
+    assert status["image"] == images[f"{app}-v3"]
+    assert status["healthy"] is True
+    assert status["requests"] > 0
+    assert status["errors_5xx"] == 0
+
+
+def test_a_version_that_crashes_at_start_fails_fast_with_its_exit_code(
     docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
 ) -> None:
     project, env, port = docker_env
-    stable = f"http://127.0.0.1:{port}"
-    first = deploy(project, env, images["v1"])
-    assert first.returncode == 0, first.stderr
-    assert get(f"{stable}/version")[1]["revision"] == "v1"
-
-    with Prober(f"{stable}/healthz") as prober:
-        second = deploy(project, env, images["v2"])
-        time.sleep(0.5)
-    assert second.returncode == 0, second.stderr
-    print(f"swap v1 -> v2: {prober.ok} probes ok, {prober.failed} failed {prober.errors[:3]}")
-    assert prober.ok > 0
-    assert prober.failed == 0, prober.errors[:5]
-    assert get(f"{stable}/version")[1]["revision"] == "v2"
-    running = docker_client.containers.list(filters={"label": f"shipyard.env={env}"})
-    assert len(running) == 1
-    assert running[0].labels["shipyard.image"] == images["v2"]
-    assert running[0].labels["shipyard.deploy-id"] == json.loads(second.stdout)["deploy_id"]
-
-    third = deploy(project, env, images["v3"])
-    assert_clean_failure(third, "never turned healthy", "HTTP 503", "kept serving")
-    assert json.loads(third.stdout)["details"]["log_tail"]  # the new container's log tail is reported
-    assert get(f"{stable}/version")[1]["revision"] == "v2"  # v2 still serving
-    assert len(docker_client.containers.list(all=True, filters={"label": f"shipyard.env={env}"})) == 1
-
-    records = json.loads(project.invoke("history", "--env", env, "--json").stdout)
-    assert [(r["image"], r["result"]) for r in records] == [
-        (images["v1"], "succeeded"),
-        (images["v2"], "succeeded"),
-        (images["v3"], "failed"),
-    ]
-    back = project.invoke("rollback", "--env", env, "--json")
-    assert back.returncode == 0, back.stderr
-    assert json.loads(back.stdout)["image"] == images["v1"]
-    assert get(f"{stable}/version")[1]["revision"] == "v1"
-    status = json.loads(project.invoke("status", "--env", env, "--json").stdout)
-    assert status["image"] == images["v1"]
-    assert status["healthy"] is True
+    assert deploy(project, env, images["flask-v1"]).returncode == 0
+    t0 = time.monotonic()
+    proc = deploy(project, env, images["flask-crash"])
+    assert_clean_failure(proc, "exited with code 3", "kept serving")
+    shipped = result(proc)
+    assert shipped["duration"] < 3.0, shipped["duration"]
+    assert time.monotonic() - t0 < 15  # the whole CLI, imports and image lookup included
+    assert "boom: DATABASE_URL is not set" in shipped["details"]["log_tail"]
+    assert get(port) == (200, "flask-v1")
+    assert [c.labels["shipyard.image"] for c in app_containers(docker_client, env)] == [images["flask-v1"]]
 
 
-def test_concurrent_deploys_one_is_refused_naming_the_holder(
+def test_a_version_that_fails_health_never_receives_traffic(
     docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
 ) -> None:
-    """The first deploy holds the lock for its whole health-check window (v3 never turns healthy, so that window
-    is the env's full timeout): a second deploy started inside it is refused, naming the first one."""
-    project, env, _port = docker_env
-    first = subprocess.Popen(
-        _argv(project, env, images["v3"]),
-        cwd=project.root,
-        env=project.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    project, env, port = docker_env
+    project.write({env: _table(port, timeout=3)})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    with ProbeLoop(port, keep_alive=True, limit=60) as kept, ProbeLoop(port, keep_alive=False, limit=60) as fresh:
+        proc = deploy(project, env, images["asgi-bad"])
+    assert_clean_failure(proc, "never turned healthy", "L7STS 503", "answer / with a 2xx", "kept serving")
+    for probe in (kept, fresh):
+        assert probe.failures == []
+        assert set(probe.bodies) == {"asgi-v1"}  # not one answer from the bad version
+    assert get(port) == (200, "asgi-v1")
+    assert len(app_containers(docker_client, env)) == 1
+
+
+def test_a_version_failing_within_the_bake_is_rolled_back_and_the_old_one_never_stopped(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    project, env, port = docker_env
+    project.write({env: _table(port, bake=6)})
+    assert deploy(project, env, images["flask-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+    started = old.attrs["State"]["StartedAt"]
+    with ProbeLoop(port, keep_alive=True, limit=60) as probe:
+        proc = deploy(project, env, images["flask-flaky"])
+        time.sleep(0.5)
+    assert_clean_failure(proc, "rolled back", "within the 6 s bake", "serving again")
+    assert get(port) == (200, "flask-v1")
+    old.reload()
+    assert old.status == "running"
+    assert old.attrs["State"]["StartedAt"] == started  # never stopped or restarted
+    assert [c.id for c in app_containers(docker_client, env)] == [old.id]
+    assert probe.bodies.get("flask-v1", 0) > 0
+    assert probe.ok + probe.failed > 0
+    # only the flaky version's own 500s, and the proxy's 503 once it marked it down, until the switch back:
+    # never a reset or a timeout
+    assert [f for f in probe.failures if not f.startswith(("HTTP 500", "HTTP 503"))] == []
+
+
+def test_a_failing_release_command_aborts_with_traffic_untouched(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    project, env, port = docker_env
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    project.write(
+        {env: _table(port, release_command=["python3", "-c", "import sys; print('migration 7 failed'); sys.exit(5)"])}
+    )
+    with ProbeLoop(port, keep_alive=False, limit=60) as probe:
+        proc = deploy(project, env, images["asgi-v2"])
+    assert_clean_failure(proc, "release_command", "exited with 5", "traffic untouched")
+    assert "migration 7 failed" in result(proc)["details"]["log_tail"]
+    assert probe.failures == []
+    assert set(probe.bodies) == {"asgi-v1"}
+    assert [c.labels["shipyard.image"] for c in app_containers(docker_client, env)] == [images["asgi-v1"]]
+    assert not docker_client.containers.list(
+        all=True, filters={"label": [f"shipyard.env={env}", "shipyard.role=release"]}
+    )
+
+
+def test_volumes_command_env_file_and_limits_reach_the_container(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    project, env, port = docker_env
+    (project.root / "app.env").write_text("# settings\nFIXTURE_VERSION=from-the-env-file\nEMPTY=\n")
+    (project.root / "shared").mkdir()
+    (project.root / "shared" / "seed.txt").write_text("seed\n")
+    migrate = "import pathlib; p = pathlib.Path('/data/migrations'); "
+    migrate += "p.write_text((p.read_text() if p.exists() else '') + 'm\\n')"
+    project.write(
+        {
+            env: _table(
+                port,
+                volumes=["data:/data", "./shared:/shared:ro"],
+                env_file="app.env",
+                release_command=["python3", "-c", migrate],
+                command=[
+                    "sh",
+                    "-c",
+                    "exec python3 -m uvicorn asgi_app:app --host 127.0.0.1 --port $PORT --no-access-log",
+                ],
+                memory="256m",
+                cpus=0.5,
+                pids_limit=200,
+            )
+        }
+    )
+    assert deploy(project, env, images["flask-v1"]).returncode == 0  # the flask image, run with uvicorn instead
+    assert get(port) == (200, "from-the-env-file")
+    assert deploy(project, env, images["flask-v2"]).returncode == 0
+    (container,) = docker_client.containers.list(filters={"label": [f"shipyard.env={env}", "shipyard.role=service"]})
+    assert "uvicorn" in " ".join(container.attrs["Config"]["Cmd"])
+    host = container.attrs["HostConfig"]
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (256 * 2**20, 500_000_000, 200)
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    assert mounts["/data"]["Name"] == f"shipyard-{env}-data"
+    assert mounts["/shared"]["Source"] == str((project.root / "shared").resolve())
+    assert mounts["/shared"]["RW"] is False
+    code, out = container.exec_run(["sh", "-c", "cat /data/migrations /shared/seed.txt"])
+    assert (code, out.decode()) == (0, "m\nm\nseed\n")  # both releases ran against the same named volume
+    logs = project.invoke("status", "--env", env, "--json").stdout + project.invoke("history", "--env", env).stdout
+    assert "from-the-env-file" not in logs  # env-file values are treated as secrets
+
+    down = project.invoke("down", "--env", env)
+    assert down.returncode == 0, down.stderr
+    assert not docker_client.containers.list(all=True, filters={"label": f"shipyard.env={env}"})
+    assert docker_client.volumes.get(f"shipyard-{env}-data")  # kept without --volumes
+    assert len(json.loads(project.invoke("history", "--env", env, "--json").stdout)) == 2  # history kept
+    assert project.invoke("down", "--env", env, "--volumes").returncode == 0
+    assert not docker_client.volumes.list(filters={"label": f"shipyard.env={env}"})
+    with pytest.raises(ConnectionRefusedError):
+        get(port)
+
+
+def test_status_shows_the_proxy_view(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    project, env, port = docker_env
+    empty = project.invoke("status", "--env", env)
+    assert empty.returncode == 0, empty.stderr
+    assert "nothing deployed" in empty.stdout
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    for _ in range(5):
+        get(port)
+    get(port, "/missing")
+    status = result(project.invoke("status", "--env", env, "--json"))
+    (serving,) = [s for s in status["slots"] if s["mode"] == "serving"]
+    assert serving["healthy"] is True
+    assert serving["last_check"] == "L7OK 200"
+    assert status["requests"] >= 6
+    assert status["errors_5xx"] == 0
+    assert status["serving"].startswith(f"shipyard-{env}-")
+    text = project.invoke("status", "--env", env).stdout
+    assert f"serving: {status['serving']}" in text
+    assert "healthy: True" in text
+
+
+def test_killed_during_bake_then_recovered_puts_the_old_version_back(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """kill -9 of `invoke deploy` after the switch, within the bake: recover() (which the next deploy's flow calls
+    with the journal) switches back to the old version and removes the unproven one."""
+    from shipyard.deploy import get_environment
+    from shipyard.deploy._docker import DockerTarget
+
+    from .conftest import INVOKE
+
+    project, env, port = docker_env
+    project.write({env: _table(port, bake=30)})
+    assert deploy(project, env, images["flask-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+    proc = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", images["flask-v2"]], cwd=project.root, env=project.env
     )
     try:
         deadline = time.monotonic() + 60
-        while not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{env}$"}):
-            assert time.monotonic() < deadline, "the first deploy never took the lock"
-            time.sleep(0.05)
-        holder = docker_client.containers.get(f"shipyard-lock-{env}").labels["shipyard.holder"]
-        second = project.invoke("deploy", "--env", env, "--image", images["v1"])
+        while get(port)[1] != "flask-v2":
+            assert time.monotonic() < deadline, "v2 never took traffic"
+            time.sleep(0.1)
     finally:
-        first.wait(timeout=120)
-        first.communicate()
-    assert_clean_failure(second, "is locked by", holder)
-    assert first.returncode != 0  # v3 failed its health check: the first deploy fails on its own account
-
-
-def _argv(project: Project, env: str, image: str) -> list[str]:
-    from .conftest import INVOKE
-
-    return [INVOKE, "deploy", "--env", env, "--image", image]
+        proc.kill()
+        proc.wait()
+    (new,) = [c for c in app_containers(docker_client, env) if c.id != old.id]
+    phases = [
+        {"phase": "starting", "container": new.name},
+        {"phase": "started"},
+        {"phase": "healthy"},
+        {"phase": "switched", "previous": old.name},
+    ]
+    target = DockerTarget(get_environment(env, project.root), client=docker_client)
+    with ProbeLoop(port, keep_alive=True, limit=60) as probe:
+        said = target.recover(new.labels["shipyard.deploy-id"], phases)
+    assert "switched traffic back" in said
+    assert probe.failures == []
+    assert get(port) == (200, "flask-v1")
+    assert [c.id for c in app_containers(docker_client, env)] == [old.id]
+    assert "never took traffic" in target.recover(new.labels["shipyard.deploy-id"], phases) or "no container" in (
+        target.recover(new.labels["shipyard.deploy-id"], phases)
+    )  # idempotent
 
 
 def test_a_secret_reaches_the_container_and_nowhere_else(
@@ -195,30 +338,22 @@ def test_a_secret_reaches_the_container_and_nowhere_else(
     name, port, param = unique("s"), free_port(), f"/{unique('p')}/token"
     moto.client("ssm").put_parameter(Name=param, Value=SECRET, Type="SecureString")  # type: ignore[attr-defined]
     project.env.update(moto.env)
-    project.write(
-        {
-            name: {
-                "target": "docker",
-                "image": "hello",
-                "port": port,
-                "timeout": 20,
-                "secrets": {"APP_TOKEN": f"ssm:{param}"},
-            }
-        }
-    )
+    project.write({name: _table(port, secrets={"APP_TOKEN": f"ssm:{param}"})})
     try:
-        proc = deploy(project, name, images["v1"])
+        proc = deploy(project, name, images["asgi-v1"])
         assert proc.returncode == 0, proc.stderr
         hist = project.invoke("history", "--env", name, "--json")
         status = project.invoke("status", "--env", name, "--json")
-        (container,) = docker_client.containers.list(filters={"label": f"shipyard.env={name}"})
+        (container,) = docker_client.containers.list(
+            filters={"label": [f"shipyard.env={name}", "shipyard.role=service"]}
+        )
         assert f"APP_TOKEN={SECRET}" in container.attrs["Config"]["Env"]  # the container receives it
         everything = proc.stdout + proc.stderr + hist.stdout + hist.stderr + status.stdout + status.stderr
         everything += json.dumps(container.labels) + container.logs().decode()
         state = docker_client.containers.get(f"shipyard-state-{name}")
         everything += b"".join(state.get_archive("/history.jsonl")[0]).decode(errors="replace")
         assert SECRET not in everything
-        assert json.loads(proc.stdout)["ok"] is True
+        assert result(proc)["ok"] is True
     finally:
         remove_environment(docker_client, name)
 
@@ -236,6 +371,104 @@ def test_unknown_env_lists_the_valid_ones(project: Project) -> None:
     assert_clean_failure(project.invoke("deploy", "--env", "nope", "--image", "x"), "'nope'", "alpha, beta")
 
 
-def test_bad_key_names_the_file_and_key(project: Project) -> None:
-    project.write({"alpha": {"target": "docker", "image": "a", "port": "eighty"}})
-    assert_clean_failure(project.invoke("status", "--env", "alpha"), "pyproject.toml", "environments.alpha.port")
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        ({"port": "eighty"}, ("environments.alpha.port",)),
+        ({"volume": ["data:/data"]}, ("environments.alpha.volume", "unknown key", "volumes")),
+        ({"volumes": ["data"]}, ("environments.alpha.volumes", '"name:/path"')),
+        ({"volumes": ["data:relative"]}, ("environments.alpha.volumes",)),
+        ({"volumes": ["bad name!:/data"]}, ("environments.alpha.volumes", "letters, digits")),
+        ({"bake": -1}, ("environments.alpha.bake", "at least 0")),
+        ({"bake_max_5xx": 2}, ("environments.alpha.bake_max_5xx", "between 0 and 1")),
+        ({"healthy_checks": 0}, ("environments.alpha.healthy_checks",)),
+        ({"memory": "lots"}, ("environments.alpha.memory", '"512m"')),
+        ({"release_command": []}, ("environments.alpha.release_command", "non-empty list")),
+        ({"command": ["python", 3]}, ("environments.alpha.command",)),
+        ({"env_file": "missing.env"}, ("environments.alpha.env_file", "cannot read env file", "missing.env")),
+    ],
+)
+def test_bad_docker_settings_are_one_line_before_anything_runs(
+    project: Project, extra: dict[str, Any], needles: tuple[str, ...]
+) -> None:
+    project.write({"alpha": {"target": "docker", "image": "a", "port": free_port(), **extra}})
+    assert_clean_failure(project.invoke("deploy", "--env", "alpha", "--image", "x"), "pyproject.toml", *needles)
+
+
+def test_a_bad_env_file_line_names_the_file_and_line(project: Project) -> None:
+    (project.root / "bad.env").write_text("GOOD=1\nthis is not a setting\n")
+    project.write({"alpha": {"target": "docker", "image": "a", "port": free_port(), "env_file": "bad.env"}})
+    assert_clean_failure(project.invoke("deploy", "--env", "alpha", "--image", "x"), "bad.env:2", "KEY=VALUE")
+
+
+@pytest.mark.parametrize("when", ["health", "bake"])
+def test_sigint_undoes_the_unproven_version(
+    when: str, docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """Ctrl-C while the new version is checked (it never turns healthy) or baking (it already took traffic):
+    the old version serves again and the new container is gone."""
+    import signal
+
+    from .conftest import INVOKE
+
+    project, env, port = docker_env
+    project.write({env: _table(port, bake=30, timeout=30)})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+    image = images["asgi-bad" if when == "health" else "asgi-v2"]
+    proc = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", image],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with ProbeLoop(port, keep_alive=True, limit=90) as probe:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, f"never reached {when}"
+            if when == "health" and len(app_containers(docker_client, env)) == 2:
+                time.sleep(1.0)  # inside the health wait
+                break
+            if when == "bake" and get(port)[1] == "asgi-v2":
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        time.sleep(0.3)
+    assert proc.returncode != 0
+    assert get(port) == (200, "asgi-v1")
+    assert [c.id for c in app_containers(docker_client, env)] == [old.id]
+    old.reload()
+    assert old.status == "running"
+    assert probe.failures == []
+
+
+def test_concurrent_deploys_one_is_refused_naming_the_holder(
+    docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """The first deploy holds the lock for its whole health-check window (``bad`` never turns healthy, so that
+    window is the env's full timeout): a second deploy started inside it is refused, naming the first one."""
+    from .conftest import INVOKE
+
+    project, env, _port = docker_env
+    first = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", images["asgi-bad"]],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{env}$"}):
+            assert time.monotonic() < deadline, "the first deploy never took the lock"
+            time.sleep(0.05)
+        holder = docker_client.containers.get(f"shipyard-lock-{env}").labels["shipyard.holder"]
+        second = project.invoke("deploy", "--env", env, "--image", images["asgi-v1"])
+    finally:
+        first.communicate(timeout=120)
+    assert_clean_failure(second, "is locked by", holder)
+    assert first.returncode != 0  # the bad version failed its health check: the first deploy fails on its own

@@ -6,6 +6,8 @@ secret references. Mistakes are one-line ``ConfigError`` s naming the file and t
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any, Literal
 from shipyard._errors import ConfigError
 from shipyard._pyproject import PYPROJECT, Field, find_root, load, validate_table
 
-__all__ = ["Environment", "default_environment", "get_environment", "load_environments"]
+__all__ = ["Environment", "default_environment", "get_environment", "load_environments", "read_env_files"]
 
 TABLE = "tool.shipyard.environments"
 SECRET_SCHEMES = ("ssm:", "secretsmanager:")
@@ -27,7 +29,7 @@ _COMMON = {
     "env": Field(dict, default={}),
     "secrets": Field(dict, default={}),
     "region": Field(str, default=""),
-    "health_path": Field(str, default="/healthz"),
+    "health_path": Field(str, default="/"),
     "timeout": Field((int, float), default=60),
     "lock_ttl": Field((int, float), default=900),
 }
@@ -38,6 +40,19 @@ _DOCKER = {
     "host": Field(str, default="127.0.0.1"),
     "container": Field(str, default=""),
     "stop_timeout": Field(int, default=15),
+    "proxy_image": Field(str, default="shipyard/proxy:haproxy-bookworm"),
+    "healthy_checks": Field(int, default=3),
+    "bake": Field((int, float), default=3),
+    "bake_max_5xx": Field((int, float), default=0.01),
+    "drain_timeout": Field((int, float), default=30),
+    "retain": Field(int, default=3),
+    "release_command": Field((str, list), default=""),
+    "command": Field((str, list), default=""),
+    "volumes": Field(list, default=[]),
+    "env_file": Field((str, list), default=[]),
+    "memory": Field((str, int), default=""),
+    "cpus": Field((int, float), default=0),
+    "pids_limit": Field(int, default=0),
 }
 _ECS = {
     **_COMMON,
@@ -61,7 +76,7 @@ class Environment:
     env: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     region: str = ""
-    health_path: str = "/healthz"
+    health_path: str = "/"
     timeout: float = 60.0
     lock_ttl: float = 900.0
     default: bool = False
@@ -107,6 +122,8 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
             )
         if var in env:
             raise ConfigError("is both a plain variable and a secret; keep one", file=file, key=f"{key}.env.{var}")
+    if target == "docker":
+        _check_docker(values, file=file, key=key)
     common = {k: values.pop(k) for k in ("target", "image", "registry", "region", "health_path", "default")}
     timeout, lock_ttl = float(values.pop("timeout")), float(values.pop("lock_ttl"))
     if timeout <= 0:
@@ -121,6 +138,100 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
         file=file,
         **common,
     )
+
+
+_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_MEMORY = re.compile(r"^[0-9]+[bkmgBKMG]?$")
+
+
+def _check_docker(values: dict[str, Any], *, file: str, key: str) -> None:
+    """The docker target's own keys: checked here, at config time, each mistake one line naming the key."""
+    for name, low, high in (("bake", 0, None), ("bake_max_5xx", 0, 1), ("drain_timeout", 0.1, None)):
+        number = values[name]
+        if number < low or (high is not None and number > high):
+            span = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"must be {span}, got {number!r}", file=file, key=f"{key}.{name}")
+    for name, low in (("healthy_checks", 1), ("retain", 0), ("pids_limit", 0)):
+        if values[name] < low:
+            raise ConfigError(f"must be at least {low}, got {values[name]!r}", file=file, key=f"{key}.{name}")
+    _check_limits(values, file=file, key=key)
+    for name in ("command", "release_command"):
+        command = values[name]
+        if isinstance(command, list) and (not command or not all(isinstance(a, str) for a in command)):
+            raise ConfigError(
+                'must be a string or a non-empty list of strings, e.g. ["python", "-m", "app"]',
+                file=file,
+                key=f"{key}.{name}",
+            )
+        values[name] = shlex.split(command) if isinstance(command, str) else list(command)
+    root = Path(file).parent
+    values["volumes"] = _volumes(values["volumes"], root=root, file=file, key=key)
+    files = [values["env_file"]] if isinstance(values["env_file"], str) else values["env_file"]
+    if not all(isinstance(name, str) and name for name in files):
+        raise ConfigError("must be a file name or a list of file names", file=file, key=f"{key}.env_file")
+    # read when this environment is used (another environment's file may exist only on its deployers' machines)
+    values["env_file"] = [str(root / name) for name in files]
+
+
+def _check_limits(values: dict[str, Any], *, file: str, key: str) -> None:
+    if values["cpus"] < 0:
+        raise ConfigError(f"must be a positive number of CPUs, got {values['cpus']!r}", file=file, key=f"{key}.cpus")
+    if isinstance(values["memory"], str) and values["memory"] and not _MEMORY.match(values["memory"]):
+        raise ConfigError(
+            f'must be bytes or a size like "512m" or "2g", got {values["memory"]!r}', file=file, key=f"{key}.memory"
+        )
+
+
+def _volumes(specs: list[Any], *, root: Path, file: str, key: str) -> list[tuple[str, str, str]]:
+    """``(source, path, mode)`` for each entry; a bind mount's source made absolute (relative to the project)."""
+    volumes: list[tuple[str, str, str]] = []
+    for spec in specs:
+        parts = spec.split(":") if isinstance(spec, str) else []
+        if (
+            len(parts) not in (2, 3)
+            or not parts[1].startswith("/")
+            or (len(parts) == 3 and parts[2] not in ("ro", "rw"))
+        ):
+            raise ConfigError(
+                f'entry {spec!r} must be "name:/path", "/host/path:/path" or "./dir:/path", optionally ":ro"',
+                file=file,
+                key=f"{key}.volumes",
+            )
+        source = parts[0]
+        if source.startswith(("/", ".")):
+            source = str((root / source).resolve())
+        elif not _VOLUME_NAME.match(source):
+            raise ConfigError(
+                f"volume name {source!r} may use letters, digits, _ . - only", file=file, key=f"{key}.volumes"
+            )
+        volumes.append((source, parts[1], parts[2] if len(parts) == 3 else "rw"))
+    return volumes
+
+
+def read_env_files(env: Environment) -> dict[str, str]:
+    """The variables of the environment's ``env_file`` s, later files winning; a bad file is a ``ConfigError``."""
+    found: dict[str, str] = {}
+    for path in env.settings.get("env_file", []):
+        found.update(_read_env_file(Path(path), file=env.file, key=f"{TABLE}.{env.name}.env_file"))
+    return found
+
+
+def _read_env_file(path: Path, *, file: str, key: str) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments and blank lines skipped, the value taken as it is, like docker's)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read env file {path}: {exc.strerror}", file=file, key=key) from exc
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, sep, value = stripped.removeprefix("export ").partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got a line without one", file=file, key=key)
+        found[name.strip()] = value
+    return found
 
 
 def load_environments(root: Path | None = None) -> dict[str, Environment]:

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
-__all__ = ["probe", "wait_healthy"]
+__all__ = ["probe", "wait_for", "wait_healthy"]
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -42,4 +42,29 @@ def wait_healthy(
             return False, dead
         if time.monotonic() >= deadline:
             return False, f"not healthy after {timeout:.0f} s (last: {last})"
+        time.sleep(interval)
+
+
+def wait_for(
+    verdict: Callable[[], tuple[bool, str]],
+    timeout: float,
+    *,
+    alive: Callable[[], str | None],
+    check: Callable[[], None] = lambda: None,
+    interval: float = 0.1,
+) -> tuple[bool, str]:
+    """Poll ``verdict()`` (healthy?, what happened) until it says healthy or ``timeout`` passes. Between polls
+    ``alive()`` returns why to stop at once (the container exited), and ``check()`` may raise (an interrupt)."""
+    deadline = time.monotonic() + timeout
+    last = "no check yet"
+    while True:
+        check()
+        dead = alive()
+        if dead:
+            return False, f"{dead} (last check: {last})"
+        healthy, last = verdict()
+        if healthy:
+            return True, last
+        if time.monotonic() >= deadline:
+            return False, f"not healthy after {timeout:g} s (last check: {last})"
         time.sleep(interval)

@@ -137,6 +137,16 @@ class Shipped:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+class Progress(Protocol):
+    """What a target reports while it ships, phase by phase; the deploy flow journals each phase."""
+
+    def phase(self, name: str, **details: Any) -> None:
+        """Record that phase ``name`` was reached. Raises ``DeployInterrupted`` when a stop was asked for."""
+
+    def check(self) -> None:
+        """Raise ``DeployInterrupted`` when SIGINT or SIGTERM arrived; targets call it inside every wait loop."""
+
+
 class Target(Protocol):
     """A place to deploy to (``docker`` host or ``ecs`` service): the seam the deploy flow drives."""
 

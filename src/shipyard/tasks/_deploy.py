@@ -11,7 +11,7 @@ from typing import Any
 
 from shipyard.tasks._base import shipyard_task
 
-__all__ = ["deploy", "history", "rollback", "status"]
+__all__ = ["deploy", "down", "history", "rollback", "status"]
 
 _ENV_HELP = "the environment, from [tool.shipyard.environments.*] (default: the one with default = true)"
 
@@ -94,9 +94,43 @@ def _status_text(info: dict[str, Any]) -> str:
         if isinstance(value, list) and all(isinstance(item, dict) for item in value):
             lines.append(f"{key}:" + ("" if value else " none"))
             lines += ["  - " + ", ".join(f"{k}={v}" for k, v in item.items()) for item in value]
+        elif isinstance(value, dict):
+            lines.append(f"{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
         else:
             lines.append(f"{key}: {value}")
     return "\n".join(lines)
+
+
+@shipyard_task(
+    help={
+        "env": _ENV_HELP,
+        "volumes": "also remove the environment's named volumes (its data); kept by default",
+        "json": "print a machine-readable result",
+    }
+)
+def down(c: Any, env: str = "", volumes: bool = False, json: bool = False) -> None:
+    """Stop and remove an environment: its proxy and every version's container (history is kept)."""
+    _setup()
+    from shipyard._errors import ConfigError
+    from shipyard.deploy import get_environment
+    from shipyard.deploy._docker import DockerTarget
+    from shipyard.deploy._model import who
+
+    environment = get_environment(env or None)
+    if environment.target != "docker":
+        raise ConfigError(f"`down` stops docker environments; {environment.name!r} is {environment.target}")
+    target = DockerTarget(environment)
+    lock = target.lock()
+    lock.acquire(f"{who()} (down)")
+    try:
+        gone = target.down(volumes=volumes)
+    finally:
+        lock.release()
+    removed = ", ".join(gone["containers"]) or "no containers"
+    text = f"down: {environment.name}: removed {removed}" + (f" and proxy {gone['proxy']}" if gone["proxy"] else "")
+    if volumes:
+        text += f"; volumes removed: {', '.join(gone['volumes']) or 'none'}"
+    _emit(gone, as_json=json, text=text)
 
 
 @shipyard_task(help={"env": _ENV_HELP, "json": "print machine-readable records", "limit": "show the last N"})
@@ -115,4 +149,4 @@ def history(c: Any, env: str = "", json: bool = False, limit: int = 20) -> None:
     _emit([r.to_dict() for r in records], as_json=json, text="\n".join(rows) or "(no deploys yet)")
 
 
-TASKS = (deploy, rollback, status, history)
+TASKS = (deploy, rollback, status, history, down)

@@ -6,7 +6,7 @@ Each capability adds its helpers in a private module here and re-exports them be
 from __future__ import annotations
 
 from shipyard.testing._aws import MotoServer, moto_server
-from shipyard.testing._deploy import remove_environment
+from shipyard.testing._deploy import ProbeLoop, remove_environment
 from shipyard.testing._docker import FaultProxy, LocalRegistry
 from shipyard.testing._parts import require
 from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check_project
@@ -20,6 +20,7 @@ __all__ = [
     "MotoServer",
     "PipelineRun",
     "PipelineRunner",
+    "ProbeLoop",
     "Project",
     "RecordingReporter",
     "StageEvent",
