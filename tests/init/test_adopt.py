@@ -1,8 +1,8 @@
 """Adoption end to end: `shipyard init` with no other edit, then the two commands it prints, on real uv, nox,
 Docker and a registry of the test's own.
 
-The deploy runs the docker target as it is on this branch (side-by-side containers on host networking, the health
-check on the new container's $HEALTH_PORT, which the generated gunicorn command also binds).
+The deploy runs the docker target (HAProxy in front, each version on its own private $PORT on 127.0.0.1, health
+checked on `health_path`): the generated command serves $PORT and nothing else.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_init_then_the_tests_session_passes(fixture_project: Callable[[str], Fix
 @pytest.mark.registry
 @pytest.mark.parametrize(
     ("name", "answer"),
-    [("flask_app", "flaskr visits: "), ("fastapi_app", '{"service":"inventory"}')],
+    [("flask_app", "flaskr visits: "), ("fastapi_app", '{"service":"inventory"}'), ("no_deps", "plain hello")],
 )
 def test_init_then_a_local_deploy_answers_over_http(
     fixture_project: Callable[[str], Fixture],

@@ -54,7 +54,7 @@ def test_servers_are_added_as_runtime_dependencies(tmp_path: Path) -> None:
     asgi = plan(write("fastapi_app", tmp_path / "a"), Options())
     plain = plan(write("no_deps", tmp_path / "n"), Options())
     assert (None, ["gunicorn>=23"]) in wsgi.dependencies
-    assert (None, ["gunicorn>=23", "uvicorn>=0.30", "uvicorn-worker>=0.3"]) in asgi.dependencies
+    assert (None, ["uvicorn>=0.30"]) in asgi.dependencies  # plain uvicorn on $PORT: the deploy contract
     assert all(group is not None for group, _ in plain.dependencies)  # a stdlib server needs nothing
 
 
@@ -136,3 +136,85 @@ def test_a_python_the_base_image_lacks_is_noted(tmp_path: Path) -> None:
     made = plan(root, Options())
     assert any("excludes the base image's Python 3.11" in note for note in made.notes)
     assert not any("excludes" in note for note in plan(write("flask_app", tmp_path / "ok"), Options()).notes)
+
+
+def _dockerfile(made: object) -> str:
+    return next(change.text for change in made.files if change.path == "Dockerfile")  # type: ignore[attr-defined]
+
+
+def test_the_image_serves_the_app_on_port_and_nothing_else(tmp_path: Path) -> None:
+    """The deploy contract: listen on $PORT (on $HOST, 127.0.0.1 by default); no second port, no SO_REUSEPORT."""
+    asgi = _dockerfile(plan(write("fastapi_app", tmp_path / "a"), Options()))
+    wsgi = _dockerfile(plan(write("flask_app", tmp_path / "f"), Options()))
+    root = write("fastapi_app", tmp_path / "g")
+    with (root / "src/inventory_api/main.py").open("a") as main:
+        main.write("\n\ndef create_app():\n    return FastAPI()\n")
+    factory = _dockerfile(plan(root, Options(app="inventory_api.main:create_app()")))
+    assert 'CMD exec uvicorn --host "$HOST" --port "$PORT"' in asgi
+    assert "'inventory_api.main:app'" in asgi
+    assert "--factory 'inventory_api.main:create_app'" in factory
+    assert '--bind "$HOST:$PORT"' in wsgi
+    assert "'flaskr:create_app()'" in wsgi
+    for text in (asgi, wsgi, factory):
+        assert "HEALTH_PORT" not in text
+        assert "reuse-port" not in text
+        assert "uvicorn_worker" not in text
+
+
+def _flask_project(root: Path, files: dict[str, str]) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\nversion = "0.1.0"\ndependencies = ["flask>=3"]\n'
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    for name, text in files.items():
+        (root / "pkg" / name).write_text(text)
+    return root
+
+
+def test_app_option_must_name_something_the_module_defines_and_can_serve(tmp_path: Path) -> None:
+    root = _flask_project(
+        tmp_path / "p",
+        {
+            "__init__.py": "from flask import Flask\nfrom .views import bp as blueprint\napp = Flask(__name__)\n"
+            "NOT_AN_APP = 3\n\ndef create_app(config):\n    return app\n\ndef make_app(debug=False):\n    return app\n",
+            "views.py": "bp = object()\n",
+        },
+    )
+    project = detect(root)
+    with pytest.raises(ConfigError, match=r"--app 'pkg:nothere': pkg/__init__.py defines no 'nothere'"):
+        parse_app("pkg:nothere", project)
+    with pytest.raises(ConfigError, match=r"'NOT_AN_APP' is a constant, not an app"):
+        parse_app("pkg:NOT_AN_APP", project)
+    with pytest.raises(ConfigError, match=r"'app' is not a function, so 'app\(\)' cannot call it"):
+        parse_app("pkg:app()", project)
+    with pytest.raises(ConfigError, match=r"create_app\(\) needs arguments \(config\)"):
+        parse_app("pkg:create_app()", project)
+    assert parse_app("pkg:make_app()", project).target == "pkg:make_app()"  # its arguments have defaults
+    assert parse_app("pkg:app", project).target == "pkg:app"
+    assert parse_app("pkg:blueprint", project).target == "pkg:blueprint"  # imported: init cannot tell, trusts it
+
+
+def test_a_factory_that_needs_arguments_is_not_served_and_is_named(tmp_path: Path) -> None:
+    root = _flask_project(
+        tmp_path / "p",
+        {"__init__.py": "from flask import Flask\n\ndef create_app(config):\n    return Flask(__name__)\n"},
+    )
+    made = plan(root, Options())
+    assert made.app is None
+    assert any("create_app() needs arguments (config)" in note and "--app" in note for note in made.notes)
+
+
+def test_two_candidate_apps_the_one_chosen_and_the_other_are_reported(tmp_path: Path) -> None:
+    root = _flask_project(
+        tmp_path / "p",
+        {
+            "__init__.py": "",
+            "web.py": "from flask import Flask\napp = Flask(__name__)\n",
+            "api.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+        },
+    )
+    made = plan(root, Options())
+    assert made.app is not None
+    other = "pkg.web:app" if made.app.target == "pkg.api:app" else "pkg.api:app"
+    assert any(f"also found {other}" in note and "--app" in note for note in made.notes), made.notes

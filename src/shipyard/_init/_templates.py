@@ -131,13 +131,17 @@ __all__ = ["ns"]
 def _command(app: App) -> str:
     if app.kind == "script":
         return f'CMD ["{app.target}"]'
-    worker = " --worker-class uvicorn_worker.UvicornWorker" if app.kind == "asgi" else ""
-    # Shell form, so $PORT is read when the container starts; `exec` keeps gunicorn PID 1, so SIGTERM drains it.
-    # A second bind on $HEALTH_PORT when the deploy target sets one (it health-checks the new container there).
+    # Shell form, so $HOST and $PORT are read when the container starts; `exec` keeps the server PID 1, so SIGTERM
+    # drains it. $PORT is the whole deploy contract: the target gives each version its own and health-checks it.
+    if app.kind == "asgi":
+        factory = app.target.endswith("()")
+        target = app.target.removesuffix("()")
+        return (
+            'CMD exec uvicorn --host "$HOST" --port "$PORT" --timeout-graceful-shutdown 10'
+            f"{' --factory' if factory else ''} '{target}'"
+        )
     return (
-        f"CMD exec gunicorn{worker} --reuse-port --workers 2 --graceful-timeout 10 --access-logfile - "
-        '--bind "$HOST:$PORT" ${HEALTH_PORT:+--bind "$HOST:$HEALTH_PORT"} '
-        f"'{app.target}'"
+        f"CMD exec gunicorn --workers 2 --graceful-timeout 10 --access-logfile - --bind \"$HOST:$PORT\" '{app.target}'"
     )
 
 
