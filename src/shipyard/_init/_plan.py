@@ -75,7 +75,7 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
     if project.foreign_workflows and not options.force:
         plan.notes.append(
             f"kept .github/workflows/{', '.join(project.foreign_workflows)}: hand-written, so no workflow was "
-            "generated beside it; `shipyard ci generate` writes them when you are ready (init --force replaces)"
+            "generated beside it; `shipyard ci generate` writes them when you are ready (or init --force)"
         )
     if app is not None:
         plan.notes.extend(_packaging_notes(project))
