@@ -218,3 +218,19 @@ def test_two_candidate_apps_the_one_chosen_and_the_other_are_reported(tmp_path: 
     assert made.app is not None
     other = "pkg.web:app" if made.app.target == "pkg.api:app" else "pkg.api:app"
     assert any(f"also found {other}" in note and "--app" in note for note in made.notes), made.notes
+
+
+def test_a_project_in_a_git_subdirectory_gets_no_workflow_github_would_never_run(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    root = write("flask_app", tmp_path / "repo" / "services" / "web")
+    made = plan(root, Options())
+    assert not made.workflows
+    assert any("services/web" in note and "repository root" in note for note in made.notes), made.notes
+    at_top = plan(write("flask_app", tmp_path / "top"), Options())
+    assert at_top.workflows
+
+
+def test_a_poetry_project_is_told_to_migrate_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.poetry]\nname = "pp"\nversion = "0.1.0"\n')
+    with pytest.raises(ConfigError, match=r"\[tool.poetry\].*PEP 621.*migrate-to-uv"):
+        detect(tmp_path)

@@ -72,6 +72,14 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
     plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry)
     plan.lock = bool(plan.dependencies or plan.tables) or "uv.lock" not in project.existing
     plan.workflows = options.workflows and (not project.foreign_workflows or options.force)
+    if options.workflows and project.git_root is not None and project.git_root != project.root:
+        plan.workflows = False
+        where = project.root.relative_to(project.git_root)
+        plan.notes.append(
+            f"the project is {where}/ of the git repository at {project.git_root}: GitHub reads workflows only at "
+            "the repository root, so none was generated here; write one there that runs the sessions with "
+            f"`working-directory: {where}`"
+        )
     if project.foreign_workflows and not options.force:
         plan.notes.append(
             f"kept .github/workflows/{', '.join(project.foreign_workflows)}: hand-written, so no workflow was "
