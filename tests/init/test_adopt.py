@@ -95,7 +95,17 @@ def test_init_then_a_local_deploy_answers_over_http(
         assert response.status_code == 200
         assert response.text.startswith(answer)
         if name == "flask_app":  # SQLite in the instance folder: writable by the image's non-root user
-            assert int(_get(f"http://127.0.0.1:{port}/").text.rsplit(" ", 1)[1]) >= 2
+            visits = int(_get(f"http://127.0.0.1:{port}/").text.rsplit(" ", 1)[1])
+            assert visits >= 2
+            # ... and on the volume init configured, so a redeploy of a changed app keeps the data
+            with (project.root / "flaskr" / "__init__.py").open("a") as source:
+                source.write("\n# a one-line change\n")
+            again = project.uv_run("invoke", "deploy", "--env", "local")
+            assert again.returncode == 0, again.output[-3000:]
+            # (the health checks of "/" count visits too: a fresh database would count only the new version's)
+            assert int(_get(f"http://127.0.0.1:{port}/").text.rsplit(" ", 1)[1]) > visits
+            volumes = {v.name for v in docker_client.volumes.list(filters={"label": "shipyard.env=local"})}
+            assert any(name.endswith("-var") for name in volumes), volumes
     finally:
         remove_environment(docker_client, "local")
         for image_ref in docker_client.images.list(name=repository):

@@ -220,6 +220,9 @@ host = "127.0.0.1"
 port = {port}
 health_path = "{app.health_path}"
 timeout = 60
+# What the app writes, on named volumes so a redeploy keeps it (`invoke down --env local --volumes` removes them):
+# /data (its working directory, $DATA_DIR) and /opt/venv/var (an installed Flask app's instance folder).
+volumes = ["data:/data", "var:/opt/venv/var"]
 """
         )
     if "ci" not in project.shipyard_tables:
