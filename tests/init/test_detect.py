@@ -234,3 +234,21 @@ def test_a_poetry_project_is_told_to_migrate_in_one_line(tmp_path: Path) -> None
     (tmp_path / "pyproject.toml").write_text('[tool.poetry]\nname = "pp"\nversion = "0.1.0"\n')
     with pytest.raises(ConfigError, match=r"\[tool.poetry\].*PEP 621.*migrate-to-uv"):
         detect(tmp_path)
+
+
+def test_an_invalid_project_name_is_one_line_at_detect_time(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "a b!"\nversion = "1"\n')
+    with pytest.raises(ConfigError, match=r"'a b!' is not a valid package name"):
+        detect(tmp_path)
+
+
+def test_diff_says_an_existing_file_is_kept_without_force(tmp_path: Path) -> None:
+    from shipyard._init import init
+
+    root = write("flask_app", tmp_path / "f")
+    (root / "tasks.py").write_text("# mine\n")
+    _, report = init(root, Options(diff=True))
+    assert "tasks.py: exists, so init keeps it; --force would write:" in report.diff
+    assert (root / "tasks.py").read_text() == "# mine\n"
+    _, forced = init(root, Options(diff=True, force=True))
+    assert not any("init keeps it" in line for line in forced.diff)

@@ -93,6 +93,12 @@ def detect(root: Path) -> Project:
     if not isinstance(meta, dict) or "name" not in meta:
         raise ConfigError("no [project] table with a name (PEP 621); add one", file=str(path), key="project.name")
     name = str(meta["name"])
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+        raise ConfigError(
+            f"{name!r} is not a valid package name (PEP 508: letters, digits, and . _ - inside); rename it",
+            file=str(path),
+            key="project.name",
+        )
     layout, packages = _packages(root, name)
     tool = data.get("tool", {})
     return Project(

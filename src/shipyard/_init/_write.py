@@ -186,6 +186,8 @@ def _file(root: Path, change: FileChange, options: Options, report: Report) -> N
         report.add("kept", change.path, "unchanged")
         return
     if options.diff:
+        if current is not None and not options.force:
+            report.diff.append(f"{change.path}: exists, so init keeps it; --force would write:")
         report.diff.extend(_unified(change.path, current or "", change.text))
         return
     if current is not None and not options.force:
