@@ -252,3 +252,11 @@ def test_diff_says_an_existing_file_is_kept_without_force(tmp_path: Path) -> Non
     assert (root / "tasks.py").read_text() == "# mine\n"
     _, forced = init(root, Options(diff=True, force=True))
     assert not any("init keeps it" in line for line in forced.diff)
+
+
+def test_a_kept_dockerignore_that_lets_the_venv_in_is_named(tmp_path: Path) -> None:
+    root = write("flask_app", tmp_path / "f")
+    (root / ".dockerignore").write_text("*.pyc\n")
+    assert any(".dockerignore" in note and ".venv" in note for note in plan(root, Options()).notes)
+    (root / ".dockerignore").write_text("*.pyc\n.venv/\n.nox\n")
+    assert not any(".dockerignore" in note for note in plan(root, Options()).notes)

@@ -87,6 +87,8 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
         )
     if app is not None:
         plan.notes.extend(_packaging_notes(project))
+        if ".dockerignore" in project.existing and not options.force:
+            plan.notes.extend(_dockerignore_notes(project))
     return plan
 
 
@@ -147,6 +149,22 @@ def _packaging_notes(project: Project) -> list[str]:
     if not project.has_build_system:
         notes.append("pyproject.toml has no [build-system]: the image needs the project's wheel; add one (hatchling)")
     return notes
+
+
+def _dockerignore_notes(project: Project) -> list[str]:
+    """A kept .dockerignore that sends the venvs into every build context (slow builds, huge contexts)."""
+    try:
+        lines = (project.root / ".dockerignore").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    patterns = {line.strip().strip("/").removeprefix("**/") for line in lines}
+    missing = [name for name in (".venv", ".nox") if name not in patterns and "*" not in patterns]
+    if not missing:
+        return []
+    return [
+        f".dockerignore (kept) does not exclude {', '.join(missing)}: every image build sends them to the engine; "
+        "add them (the image installs from artifacts/, not the work tree)"
+    ]
 
 
 def _group_with(project: Project, name: str) -> str | None:
