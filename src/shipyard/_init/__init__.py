@@ -39,5 +39,5 @@ def next_commands(made: Plan) -> list[str]:
         if made.project.tests_dir or "pytest" in made.project.tools
         else ("uv run --locked nox")
     )
-    second = "uv run --locked invoke deploy --env local" if made.app else "uv run --locked nox -s build"
+    second = f"uv run --locked invoke deploy --env {made.env}" if made.app else "uv run --locked nox -s build"
     return [first, second]

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how the project depends on Shipyard, as `uv add` takes it: a wheel path, 'shipyard @ git+URL', or "
         "'shipyard>=X' (default: where this Shipyard was installed from)",
     )
+    parser.add_argument("--env", default="local", help="the name of the environment init writes (default: local)")
     parser.add_argument("--no-workflows", action="store_true", help="do not generate .github/workflows")
     parser.add_argument("--json", action="store_true", help="print what was done as JSON")
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         registry=args.registry,
         shipyard=portable(args.shipyard or "shipyard", root),
         workflows=not args.no_workflows,
+        env=getattr(args, "env", "local"),
     )
     made, report = init(root, options)
     if options.shipyard.endswith(".whl") and Path(options.shipyard).is_absolute():

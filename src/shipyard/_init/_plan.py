@@ -5,6 +5,7 @@ A plan is computed from what was detected and never touches the disk; ``_write.a
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ class Options:
     #: How the project depends on Shipyard: a requirement, a wheel path or a git URL (what `uv add` accepts).
     shipyard: str = "shipyard"
     workflows: bool = True
+    #: The environment init writes (the docker target tells environments apart by this name on an engine).
+    env: str = "local"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Plan:
     lock: bool = False
     workflows: bool = False
     notes: list[str] = field(default_factory=list)
+    env: str = "local"
 
 
 def make_plan(project: Project, app: App | None, options: Options) -> Plan:
@@ -69,7 +73,10 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
         plan.files.append(FileChange(".dockerignore", _templates.DOCKERIGNORE))
     plan.files.append(FileChange(".gitignore", "\n".join(_templates.GITIGNORE_LINES) + "\n", append=True))
     port = _port(plan, options)
-    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", options.env):
+        raise ConfigError(f"--env {options.env!r}: use lowercase letters, digits, _ and - (e.g. local, web-local)")
+    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry, env=options.env)
+    plan.env = options.env
     plan.lock = bool(plan.dependencies or plan.tables) or "uv.lock" not in project.existing
     plan.workflows = options.workflows and (not project.foreign_workflows or options.force)
     if options.workflows and project.git_root is not None and project.git_root != project.root:

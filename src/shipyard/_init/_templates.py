@@ -193,7 +193,7 @@ COPY --from=app /staging/ /
 """
 
 
-def shipyard_tables(project: Project, app: App | None, *, port: int, registry: str) -> str:
+def shipyard_tables(project: Project, app: App | None, *, port: int, registry: str, env: str = "local") -> str:
     """The ``[tool.shipyard]`` tables that do not exist yet: the image, a ``local`` environment, CI."""
     image = normalize(project.name)  # a bare TOML key and a valid repository name, whatever the project's spelling
     out: list[str] = []
@@ -210,8 +210,8 @@ repository = "{image}"
     if app is not None and "environments" not in project.shipyard_tables:
         out.append(
             f"""
-# `uv run --locked invoke deploy --env local`: the Docker engine on this machine, behind port {port}.
-[tool.shipyard.environments.local]
+# `uv run --locked invoke deploy --env {env}`: the Docker engine on this machine, behind port {port}.
+[tool.shipyard.environments.{env}]
 target = "docker"
 default = true
 registry = "{registry}"
@@ -220,7 +220,7 @@ host = "127.0.0.1"
 port = {port}
 health_path = "{app.health_path}"
 timeout = 60
-# What the app writes, on named volumes so a redeploy keeps it (`invoke down --env local --volumes` removes them):
+# What the app writes, on named volumes so a redeploy keeps it (`invoke down --env {env} --volumes` removes them):
 # /data (its working directory, $DATA_DIR) and /opt/venv/var (an installed Flask app's instance folder).
 volumes = ["data:/data", "var:/opt/venv/var"]
 """
