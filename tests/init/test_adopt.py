@@ -1,8 +1,8 @@
 """Adoption end to end: `shipyard init` with no other edit, then the two commands it prints, on real uv, nox,
 Docker and a registry of the test's own.
 
-The deploy runs the docker target as it is on this branch (side-by-side containers on host networking, the health
-check on the new container's $HEALTH_PORT, which the generated gunicorn command also binds).
+The deploy runs the docker target (HAProxy in front, each version on its own private $PORT on 127.0.0.1, health
+checked on `health_path`): the generated command serves $PORT and nothing else.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_init_then_the_tests_session_passes(fixture_project: Callable[[str], Fix
 @pytest.mark.registry
 @pytest.mark.parametrize(
     ("name", "answer"),
-    [("flask_app", "flaskr visits: "), ("fastapi_app", '{"service":"inventory"}')],
+    [("flask_app", "flaskr visits: "), ("fastapi_app", '{"service":"inventory"}'), ("no_deps", "plain hello")],
 )
 def test_init_then_a_local_deploy_answers_over_http(
     fixture_project: Callable[[str], Fixture],
@@ -83,21 +83,33 @@ def test_init_then_a_local_deploy_answers_over_http(
 ) -> None:
     project = fixture_project(name)
     port = free_port()
-    result = project.init("--registry", registry.address, "--port", str(port))
+    env = f"adopt-{port}"  # unique on the shared engine: the docker target tells environments apart by name
+    result = project.init("--registry", registry.address, "--port", str(port), "--env", env)
+    assert f"uv run --locked invoke deploy --env {env}" in result.output
     assert result.returncode == 0, result.output
     image = tomllib.loads((project.root / "pyproject.toml").read_text())["tool"]["shipyard"]["images"]
     (repository,) = (table["repository"] for table in image.values())
     try:
-        deployed = project.uv_run("invoke", "deploy", "--env", "local")
+        deployed = project.uv_run("invoke", "deploy", "--env", env)
         assert deployed.returncode == 0, deployed.output[-3000:]
-        assert "succeeded: local (docker)" in deployed.output
+        assert f"succeeded: {env} (docker)" in deployed.output
         response = _get(f"http://127.0.0.1:{port}/")
         assert response.status_code == 200
         assert response.text.startswith(answer)
         if name == "flask_app":  # SQLite in the instance folder: writable by the image's non-root user
-            assert int(_get(f"http://127.0.0.1:{port}/").text.rsplit(" ", 1)[1]) >= 2
+            visits = int(_get(f"http://127.0.0.1:{port}/").text.rsplit(" ", 1)[1])
+            assert visits >= 2
+            # ... and on the volume init configured, so a redeploy of a changed app keeps the data
+            with (project.root / "flaskr" / "__init__.py").open("a") as source:
+                source.write("\n# a one-line change\n")
+            again = project.uv_run("invoke", "deploy", "--env", env)
+            assert again.returncode == 0, again.output[-3000:]
+            # (the health checks of "/" count visits too: a fresh database would count only the new version's)
+            assert int(_get(f"http://127.0.0.1:{port}/").text.rsplit(" ", 1)[1]) > visits
+            volumes = {v.name for v in docker_client.volumes.list(filters={"label": f"shipyard.env={env}"})}
+            assert any(name.endswith("-var") for name in volumes), volumes
     finally:
-        remove_environment(docker_client, "local")
+        remove_environment(docker_client, env)
         for image_ref in docker_client.images.list(name=repository):
             for tag in image_ref.tags:
                 with contextlib.suppress(Exception):

@@ -80,7 +80,6 @@ class _Dist:
          "shipyard @ git+https://github.com/acme/shipyard@abc123"),
         ('{"url": "file:///srv/wheels/shipyard-0.1.0-py3-none-any.whl", "archive_info": {}}',
          "/srv/wheels/shipyard-0.1.0-py3-none-any.whl"),
-        ('{"url": "file:///home/me/shipyard", "dir_info": {"editable": true}}', "shipyard"),
         ("", "shipyard"),
     ],
 )  # fmt: skip
@@ -93,3 +92,19 @@ def test_the_default_is_where_the_running_shipyard_came_from(
 
     monkeypatch.setattr(metadata, "distribution", lambda name: _Dist(direct_url))
     assert default_shipyard_requirement() == expected
+
+
+def test_from_a_checkout_the_default_is_refused_not_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare ``shipyard`` would be resolved from PyPI (another project, or none); a path breaks other machines."""
+    from importlib import metadata
+
+    from shipyard._errors import ConfigError
+    from shipyard._init._cli import default_shipyard_requirement
+
+    monkeypatch.setattr(
+        metadata,
+        "distribution",
+        lambda name: _Dist('{"url": "file:///home/me/shipyard", "dir_info": {"editable": true}}'),
+    )
+    with pytest.raises(ConfigError, match=r"runs from a checkout \(/home/me/shipyard\).*--shipyard"):
+        default_shipyard_requirement()

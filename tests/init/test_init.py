@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
 import tomllib
 from collections.abc import Callable
@@ -119,3 +121,38 @@ def test_invoke_init_runs_the_same_command(fixture_project: Callable[[str], Fixt
     assert result.returncode == 0, result.output
     assert "+++ b/noxfile.py" in result.output
     assert not (project.root / "noxfile.py").exists()
+
+
+def test_something_in_the_way_is_one_line_before_anything_is_changed(fixture_project: Callable[[str], Fixture]) -> None:
+    """A directory, a dangling symlink where a file goes: left alone and reported; an unwritable file: one line,
+    exit 2, and pyproject.toml, uv.lock and every other file as they were (checked before the first edit).
+    """
+    project = fixture_project("flask_app")
+    (project.root / "noxfile.py").mkdir()
+    (project.root / "Dockerfile").symlink_to("/nonexistent/Dockerfile")
+    gitignore = project.root / ".gitignore"
+    gitignore.write_text("*.pyc\n")
+    gitignore.chmod(0o444)
+    if os.geteuid() == 0 and subprocess.run(["chattr", "+i", str(gitignore)], check=False).returncode != 0:
+        pytest.skip("root without chattr +i: a read-only file does not stop root")
+    try:
+        before = project.snapshot()
+        result = project.init()
+        assert result.returncode == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1, result.output
+        assert lines[0].startswith("shipyard: error: .gitignore: cannot be written")
+        assert project.snapshot() == before
+        assert not (project.root / "uv.lock").exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(gitignore)], check=False, capture_output=True)
+        gitignore.chmod(0o644)
+    result = project.init()
+    assert result.returncode == 0, result.output
+    assert "kept     noxfile.py  (not a regular file" in result.output
+    assert "kept     Dockerfile  (not a regular file" in result.output
+    assert (project.root / "noxfile.py").is_dir()
+    assert (project.root / "Dockerfile").is_symlink()
+    forced = project.init("--force")
+    assert forced.returncode == 2
+    assert forced.output.strip().startswith("shipyard: error: noxfile.py: not a regular file")

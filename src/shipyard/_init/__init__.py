@@ -19,8 +19,11 @@ __all__ = ["App", "Options", "Plan", "Project", "Report", "detect", "find_app", 
 
 def plan(root: Path, options: Options) -> Plan:
     project = detect(root)
-    app = parse_app(options.app, project) if options.app else find_app(project)
-    return make_plan(project, app, options)
+    notes: list[str] = []
+    app = parse_app(options.app, project) if options.app else find_app(project, notes)
+    made = make_plan(project, app, options)
+    made.notes[:0] = notes
+    return made
 
 
 def init(root: Path, options: Options) -> tuple[Plan, Report]:
@@ -36,5 +39,5 @@ def next_commands(made: Plan) -> list[str]:
         if made.project.tests_dir or "pytest" in made.project.tools
         else ("uv run --locked nox")
     )
-    second = "uv run --locked invoke deploy --env local" if made.app else "uv run --locked nox -s build"
+    second = f"uv run --locked invoke deploy --env {made.env}" if made.app else "uv run --locked nox -s build"
     return [first, second]

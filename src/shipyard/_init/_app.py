@@ -64,18 +64,87 @@ def parse_app(spec: str, project: Project) -> App:
     path = _module_path(project, module)
     if path is None:
         raise ConfigError(f"--app {spec!r}: no module {module!r} in {project.root}; name a module of the project")
+    where = str(path.relative_to(project.root))
+    problem = _unservable(_parse(path), attr)
+    if problem:
+        raise ConfigError(f"--app {spec!r}: {where} {problem}")
     kind = _kind_of(_imports(path), project)
-    return App(kind=kind, target=spec, found_in=str(path.relative_to(project.root)))
+    return App(kind=kind, target=spec, found_in=where)
 
 
-def find_app(project: Project) -> App | None:
-    """The first WSGI/ASGI callable in the project's packages, else a server script; ``None`` for a library."""
+def _unservable(tree: ast.Module | None, attr: str) -> str | None:
+    """Why ``attr`` (``name`` or ``name()``) of a module cannot be served, judged from its top-level statements."""
+    factory = attr.endswith("()")
+    name = attr.removesuffix("()")
+    node = _definition(tree, name) if tree is not None and name.isidentifier() else None
+    problem: str | None = None
+    if tree is None:
+        problem = "cannot be parsed; fix its syntax"
+    elif node is None:
+        problem = f"defines no {name!r}; name an app object or a factory defined (or imported) there"
+    elif isinstance(node, ast.Import | ast.ImportFrom):
+        problem = None  # defined elsewhere: init cannot tell, and trusts the user
+    elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Constant):
+        problem = f"{name!r} is a constant, not an app; name an app object or a factory"
+    elif factory and not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        problem = f"{name!r} is not a function, so {attr!r} cannot call it; pass {name} (the app object) instead"
+    elif factory and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (required := _required(node)):
+        problem = (
+            f"{name}() needs arguments ({', '.join(required)}): give them defaults, or name a factory that takes "
+            "none or the app object"
+        )
+    return problem
+
+
+def _definition(tree: ast.Module, name: str) -> ast.stmt | None:
+    """The last top-level statement that binds ``name`` (what the module attribute is once it is imported)."""
+    return next((node for node in reversed(tree.body) if name in _bound(node)), None)
+
+
+def _bound(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {target.id for target in node.targets if isinstance(target, ast.Name)}
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return {node.target.id}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    return set()
+
+
+def _required(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """The parameters of ``function`` a call without arguments would leave unbound."""
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    required = [arg.arg for arg in positional[: len(positional) - len(args.defaults)]]
+    keyword = zip(args.kwonlyargs, args.kw_defaults, strict=True)
+    return required + [arg.arg for arg, default in keyword if default is None]
+
+
+def find_app(project: Project, notes: list[str] | None = None) -> App | None:
+    """The first WSGI/ASGI callable in the project's packages, else a server script; ``None`` for a library.
+
+    What the choice left out (another candidate, a factory that needs arguments) is appended to ``notes``.
+    """
     modules = _modules(project)
+    found: list[App] = []
+    unusable: list[str] = []
     for module, path in modules:
-        found = _app_in(path, module, project)
-        if found is not None:
-            return dataclasses.replace(found, health_path=_health_path(path for _, path in modules))
-    return _script_app(project)
+        apps, problems = _apps_in(path, module, project)
+        found.extend(apps)
+        unusable.extend(problems)
+    if not found:
+        if notes is not None:
+            notes.extend(unusable)
+        return _script_app(project)
+    chosen, others = found[0], found[1:]
+    if others and notes is not None:
+        notes.append(
+            f"also found {', '.join(f'{app.target} ({app.kind}, {app.found_in})' for app in others)}: init serves "
+            f"{chosen.target}; pass --app module:attr to serve another"
+        )
+    return dataclasses.replace(chosen, health_path=_health_path(path for _, path in modules))
 
 
 #: Health routes, best first; "/" when the app declares none of them.
@@ -142,24 +211,34 @@ def _kind_of(imports: set[str], project: Project) -> Kind:
     return "wsgi"
 
 
-def _app_in(path: Path, module: str, project: Project) -> App | None:
+def _apps_in(path: Path, module: str, project: Project) -> tuple[list[App], list[str]]:
+    """The app objects and zero-argument factories ``path`` defines, and why other factories cannot be served."""
     tree = _parse(path)
     if tree is None:
-        return None
+        return [], []
     imports = _imports(path)
     if not imports & set(_FRAMEWORKS):
-        return None
+        return [], []
     kind = _kind_of(imports, project)
     where = str(path.relative_to(project.root))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _constructs_app(node.value):
-            for target in node.targets:
-                if isinstance(target, ast.Name) and target.id in _OBJECTS:
-                    return App(kind=kind, target=f"{module}:{target.id}", found_in=where)
+    objects = [
+        App(kind=kind, target=f"{module}:{target.id}", found_in=where)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _constructs_app(node.value)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id in _OBJECTS
+    ]
+    if objects:
+        return objects[:1], []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name in _FACTORIES:
-            return App(kind=kind, target=f"{module}:{node.name}()", found_in=where)
-    return None
+            if required := _required(node):
+                return [], [
+                    f"{module}:{node.name}() needs arguments ({', '.join(required)}), so init does not serve it: "
+                    f"give them defaults and run init again, or pass --app module:attr"
+                ]
+            return [App(kind=kind, target=f"{module}:{node.name}()", found_in=where)], []
+    return [], []
 
 
 def _constructs_app(call: ast.Call) -> bool:
@@ -194,7 +273,6 @@ def server_requirements(app: App | None, project: Project) -> list[str]:
     """Runtime dependencies the image needs to serve ``app`` that the project does not declare yet."""
     if app is None or app.kind == "script":
         return []
-    # gunicorn serves both kinds: it can bind several addresses with SO_REUSEPORT, which the docker target's
-    # side-by-side swap relies on; ASGI apps run in uvicorn workers under it.
-    wanted = ["gunicorn>=23"] if app.kind == "wsgi" else ["gunicorn>=23", "uvicorn>=0.30", "uvicorn-worker>=0.3"]
+    # The deploy contract is the ordinary one (listen on $PORT): gunicorn for WSGI, plain uvicorn for ASGI.
+    wanted = ["gunicorn>=23"] if app.kind == "wsgi" else ["uvicorn>=0.30"]
     return [req for req in wanted if not project.depends_on(normalize(req.split(">")[0]))]

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="how the project depends on Shipyard, as `uv add` takes it: a wheel path, 'shipyard @ git+URL', or "
         "'shipyard>=X' (default: where this Shipyard was installed from)",
     )
+    parser.add_argument("--env", default="local", help="the name of the environment init writes (default: local)")
     parser.add_argument("--no-workflows", action="store_true", help="do not generate .github/workflows")
     parser.add_argument("--json", action="store_true", help="print what was done as JSON")
 
@@ -35,14 +36,21 @@ def run(args: argparse.Namespace) -> int:
     from shipyard._init import Options, init, next_commands
 
     root = (args.root or Path.cwd()).resolve()
+    from shipyard._init import detect
+    from shipyard._init._detect import normalize
+
+    project = detect(root)  # a missing or broken pyproject.toml is the first thing to say
+    if args.shipyard is None and normalize(project.name) != "shipyard":  # Shipyard's checkout needs no dependency
+        args.shipyard = default_shipyard_requirement()
     options = Options(
         app=args.app,
         force=args.force,
         diff=args.diff,
         port=args.port,
         registry=args.registry,
-        shipyard=portable(args.shipyard or default_shipyard_requirement(), root),
+        shipyard=portable(args.shipyard or "shipyard", root),
         workflows=not args.no_workflows,
+        env=getattr(args, "env", "local"),
     )
     made, report = init(root, options)
     if options.shipyard.endswith(".whl") and Path(options.shipyard).is_absolute():
@@ -101,4 +109,12 @@ def default_shipyard_requirement() -> str:
         return f"shipyard @ {vcs.get('vcs', 'git')}+{url}@{vcs.get('commit_id', '')}".rstrip("@")
     if url.startswith("file://") and url.endswith(".whl"):
         return url.removeprefix("file://")
+    if "dir_info" in info:
+        from shipyard._errors import ConfigError
+
+        raise ConfigError(
+            f"this Shipyard runs from a checkout ({url.removeprefix('file://')}), which other machines lack, and a "
+            "bare `shipyard` would come from PyPI: pass --shipyard with a wheel (`uv build --wheel` there) or "
+            "'shipyard @ git+URL'"
+        )
     return "shipyard"

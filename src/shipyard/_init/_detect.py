@@ -52,6 +52,8 @@ class Project:
     scripts: dict[str, str] = field(default_factory=dict)
     shipyard_tables: frozenset[str] = frozenset()
     data: dict[str, Any] = field(default_factory=dict)
+    #: The enclosing git work tree's top, when there is one (a monorepo's root may be above the project's).
+    git_root: Path | None = None
 
     def depends_on(self, name: str) -> bool:
         """Whether ``name`` is a runtime dependency (by normalized name)."""
@@ -81,9 +83,22 @@ def detect(root: Path) -> Project:
         )
     data = _pyproject.load(path)
     meta = data.get("project")
+    if not isinstance(meta, dict) and "poetry" in data.get("tool", {}):
+        raise ConfigError(
+            "a Poetry project ([tool.poetry], no [project] table): init reads PEP 621 metadata; convert it with "
+            "`uvx migrate-to-uv`, then run init again",
+            file=str(path),
+            key="project",
+        )
     if not isinstance(meta, dict) or "name" not in meta:
         raise ConfigError("no [project] table with a name (PEP 621); add one", file=str(path), key="project.name")
     name = str(meta["name"])
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+        raise ConfigError(
+            f"{name!r} is not a valid package name (PEP 508: letters, digits, and . _ - inside); rename it",
+            file=str(path),
+            key="project.name",
+        )
     layout, packages = _packages(root, name)
     tool = data.get("tool", {})
     return Project(
@@ -110,6 +125,7 @@ def detect(root: Path) -> Project:
         scripts={str(k): str(v) for k, v in meta.get("scripts", {}).items()},
         shipyard_tables=frozenset(_shipyard_tables(tool.get("shipyard", {}))),
         data=data,
+        git_root=next((d for d in (root, *root.parents) if (d / ".git").exists()), None),
     )
 
 

@@ -5,6 +5,7 @@ A plan is computed from what was detected and never touches the disk; ``_write.a
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ class Options:
     #: How the project depends on Shipyard: a requirement, a wheel path or a git URL (what `uv add` accepts).
     shipyard: str = "shipyard"
     workflows: bool = True
+    #: The environment init writes (the docker target tells environments apart by this name on an engine).
+    env: str = "local"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Plan:
     lock: bool = False
     workflows: bool = False
     notes: list[str] = field(default_factory=list)
+    env: str = "local"
 
 
 def make_plan(project: Project, app: App | None, options: Options) -> Plan:
@@ -69,16 +73,29 @@ def make_plan(project: Project, app: App | None, options: Options) -> Plan:
         plan.files.append(FileChange(".dockerignore", _templates.DOCKERIGNORE))
     plan.files.append(FileChange(".gitignore", "\n".join(_templates.GITIGNORE_LINES) + "\n", append=True))
     port = _port(plan, options)
-    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", options.env):
+        raise ConfigError(f"--env {options.env!r}: use lowercase letters, digits, _ and - (e.g. local, web-local)")
+    plan.tables = _templates.shipyard_tables(project, app, port=port, registry=options.registry, env=options.env)
+    plan.env = options.env
     plan.lock = bool(plan.dependencies or plan.tables) or "uv.lock" not in project.existing
     plan.workflows = options.workflows and (not project.foreign_workflows or options.force)
+    if options.workflows and project.git_root is not None and project.git_root != project.root:
+        plan.workflows = False
+        where = project.root.relative_to(project.git_root)
+        plan.notes.append(
+            f"the project is {where}/ of the git repository at {project.git_root}: GitHub reads workflows only at "
+            "the repository root, so none was generated here; write one there that runs the sessions with "
+            f"`working-directory: {where}`"
+        )
     if project.foreign_workflows and not options.force:
         plan.notes.append(
             f"kept .github/workflows/{', '.join(project.foreign_workflows)}: hand-written, so no workflow was "
-            "generated beside it; `shipyard ci generate` writes them when you are ready (init --force replaces)"
+            "generated beside it; `shipyard ci generate` writes them when you are ready (or init --force)"
         )
     if app is not None:
         plan.notes.extend(_packaging_notes(project))
+        if ".dockerignore" in project.existing and not options.force:
+            plan.notes.extend(_dockerignore_notes(project))
     return plan
 
 
@@ -139,6 +156,22 @@ def _packaging_notes(project: Project) -> list[str]:
     if not project.has_build_system:
         notes.append("pyproject.toml has no [build-system]: the image needs the project's wheel; add one (hatchling)")
     return notes
+
+
+def _dockerignore_notes(project: Project) -> list[str]:
+    """A kept .dockerignore that sends the venvs into every build context (slow builds, huge contexts)."""
+    try:
+        lines = (project.root / ".dockerignore").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    patterns = {line.strip().strip("/").removeprefix("**/") for line in lines}
+    missing = [name for name in (".venv", ".nox") if name not in patterns and "*" not in patterns]
+    if not missing:
+        return []
+    return [
+        f".dockerignore (kept) does not exclude {', '.join(missing)}: every image build sends them to the engine; "
+        "add them (the image installs from artifacts/, not the work tree)"
+    ]
 
 
 def _group_with(project: Project, name: str) -> str | None:

@@ -131,13 +131,17 @@ __all__ = ["ns"]
 def _command(app: App) -> str:
     if app.kind == "script":
         return f'CMD ["{app.target}"]'
-    worker = " --worker-class uvicorn_worker.UvicornWorker" if app.kind == "asgi" else ""
-    # Shell form, so $PORT is read when the container starts; `exec` keeps gunicorn PID 1, so SIGTERM drains it.
-    # A second bind on $HEALTH_PORT when the deploy target sets one (it health-checks the new container there).
+    # Shell form, so $HOST and $PORT are read when the container starts; `exec` keeps the server PID 1, so SIGTERM
+    # drains it. $PORT is the whole deploy contract: the target gives each version its own and health-checks it.
+    if app.kind == "asgi":
+        factory = app.target.endswith("()")
+        target = app.target.removesuffix("()")
+        return (
+            'CMD exec uvicorn --host "$HOST" --port "$PORT" --timeout-graceful-shutdown 10'
+            f"{' --factory' if factory else ''} '{target}'"
+        )
     return (
-        f"CMD exec gunicorn{worker} --reuse-port --workers 2 --graceful-timeout 10 --access-logfile - "
-        '--bind "$HOST:$PORT" ${HEALTH_PORT:+--bind "$HOST:$HEALTH_PORT"} '
-        f"'{app.target}'"
+        f"CMD exec gunicorn --workers 2 --graceful-timeout 10 --access-logfile - --bind \"$HOST:$PORT\" '{app.target}'"
     )
 
 
@@ -189,7 +193,7 @@ COPY --from=app /staging/ /
 """
 
 
-def shipyard_tables(project: Project, app: App | None, *, port: int, registry: str) -> str:
+def shipyard_tables(project: Project, app: App | None, *, port: int, registry: str, env: str = "local") -> str:
     """The ``[tool.shipyard]`` tables that do not exist yet: the image, a ``local`` environment, CI."""
     image = normalize(project.name)  # a bare TOML key and a valid repository name, whatever the project's spelling
     out: list[str] = []
@@ -206,8 +210,8 @@ repository = "{image}"
     if app is not None and "environments" not in project.shipyard_tables:
         out.append(
             f"""
-# `uv run --locked invoke deploy --env local`: the Docker engine on this machine, behind port {port}.
-[tool.shipyard.environments.local]
+# `uv run --locked invoke deploy --env {env}`: the Docker engine on this machine, behind port {port}.
+[tool.shipyard.environments.{env}]
 target = "docker"
 default = true
 registry = "{registry}"
@@ -216,6 +220,9 @@ host = "127.0.0.1"
 port = {port}
 health_path = "{app.health_path}"
 timeout = 60
+# What the app writes, on named volumes so a redeploy keeps it (`invoke down --env {env} --volumes` removes them):
+# /data (its working directory, $DATA_DIR) and /opt/venv/var (an installed Flask app's instance folder).
+volumes = ["data:/data", "var:/opt/venv/var"]
 """
         )
     if "ci" not in project.shipyard_tables:

@@ -7,6 +7,7 @@ made puts pyproject.toml back as it was and raises one line with uv's reason.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +36,50 @@ class Report:
 def apply(plan: Plan, options: Options) -> Report:
     report = Report()
     root = plan.project.root
+    if not options.diff:
+        _preflight(plan, options)
     _pyproject_and_lock(plan, options, report)
     for change in plan.files:
-        _file(root, change, options, report)
+        if _in_the_way(root / change.path):
+            report.add("kept", change.path, "not a regular file; init leaves it alone")
+        else:
+            _file(root, change, options, report)
     if plan.workflows and not options.diff:
         _workflows(root, report)
     for note in plan.notes:
         report.add("note", "", note)
     return report
+
+
+def _preflight(plan: Plan, options: Options) -> None:
+    """Every path init would write, checked before the first edit: a half-adopted project is worse than none."""
+    root = plan.project.root
+    paths = ["pyproject.toml", *(["uv.lock"] if plan.lock else [])]
+    for change in plan.files:
+        path = root / change.path
+        if _in_the_way(path):
+            if options.force:
+                raise ConfigError(f"{change.path}: not a regular file, so --force cannot replace it; remove it first")
+            continue  # left alone and reported by _file
+        if change.append or options.force or not path.exists():
+            paths.append(change.path)
+    for name in paths:
+        path = root / name
+        try:
+            if path.exists():
+                with path.open("a"):  # opening to append writes nothing; it fails on a read-only/immutable file
+                    pass
+            elif not os.access(path.parent, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            raise ConfigError(
+                f"{name}: cannot be written ({exc.strerror or exc}); make it writable, then run init again"
+            ) from None
+
+
+def _in_the_way(path: Path) -> bool:
+    """Something other than a regular file (a directory, a symlink, ...) where init would write one."""
+    return path.is_symlink() or (path.exists() and not path.is_file())
 
 
 def _uv() -> str:
@@ -149,6 +186,8 @@ def _file(root: Path, change: FileChange, options: Options, report: Report) -> N
         report.add("kept", change.path, "unchanged")
         return
     if options.diff:
+        if current is not None and not options.force:
+            report.diff.append(f"{change.path}: exists, so init keeps it; --force would write:")
         report.diff.extend(_unified(change.path, current or "", change.text))
         return
     if current is not None and not options.force:

@@ -21,6 +21,7 @@ __all__ = ["init"]
         "registry": "the local environment's registry",
         "shipyard": "how the project depends on Shipyard, as `uv add` takes it (default: where it came from)",
         "no_workflows": "do not generate .github/workflows",
+        "env": "the name of the environment init writes (default: local)",
     }
 )
 def init(  # noqa: PLR0917 - invoke turns each parameter into an option
@@ -33,6 +34,7 @@ def init(  # noqa: PLR0917 - invoke turns each parameter into an option
     registry: str = "127.0.0.1:5000",
     shipyard: str = "",
     no_workflows: bool = False,
+    env: str = "local",
 ) -> None:
     """Add lockfile-bound sessions, tasks, an image, a local environment and CI to an existing project."""
     from shipyard._init import _cli
@@ -46,6 +48,7 @@ def init(  # noqa: PLR0917 - invoke turns each parameter into an option
         registry=registry,
         shipyard=shipyard or None,
         no_workflows=no_workflows,
+        env=env,
         json=False,
     )
     _cli.run(args)

@@ -71,7 +71,7 @@ def _shipyard_moto_server() -> Iterator[MotoServer]:
         server = moto_server()
         running = server.__enter__()
     except ImportError as exc:
-        require(f"moto[server] is not installed ({exc}); add it to your test group")
+        require(f'moto[server] is not installed ({exc}); add it: uv add --group test "moto[server]"')
     try:
         yield running
     finally:
