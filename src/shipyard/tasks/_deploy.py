@@ -168,7 +168,7 @@ def _status_text(info: dict[str, Any]) -> str:
         "json": "print a machine-readable result",
     }
 )
-def down(c: Any, env: str = "", volumes: bool = False, json: bool = False) -> None:
+def down(c: Any, env: str | None = None, volumes: bool = False, json: bool = False) -> None:
     """Stop and remove an environment: its proxy and every version's container (history is kept)."""
     _setup()
     from shipyard._errors import ConfigError
@@ -176,7 +176,7 @@ def down(c: Any, env: str = "", volumes: bool = False, json: bool = False) -> No
     from shipyard.deploy._docker import DockerTarget
     from shipyard.deploy._model import who
 
-    environment = get_environment(env or None)
+    environment = get_environment(env)  # `--env ''` is refused there, never the default environment
     if environment.target != "docker":
         raise ConfigError(f"`down` stops docker environments; {environment.name!r} is {environment.target}")
     target = DockerTarget(environment)
