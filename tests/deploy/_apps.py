@@ -70,7 +70,7 @@ def base_image(client: Any) -> str | None:
 
 def build_apps(client: Any, tmp: Path, versions: dict[str, dict[str, str]]) -> tuple[str, dict[str, str]] | None:
     """Build ``<repo>:<app>-<version>`` for app in (flask, asgi) and each version (its FIXTURE_* settings; the
-    setting ``crash`` makes a version that exits 3 at start). Returns (repository, "<app>-<version>" -> tag)."""
+    setting ``crash`` makes a version that exits 3 at start). Returns (repository, "<app>-<version>" -> image id)."""
     base = base_image(client)
     if base is None:
         return None
@@ -91,7 +91,8 @@ def build_apps(client: Any, tmp: Path, versions: dict[str, dict[str, str]]) -> t
             else:
                 lines.append(f"CMD {_json(['sh', '-c', server])}")
             _child(client, tag, lines)
-            tags[f"{app}-{version}"] = tag
+            # The docker target deploys immutable references only (a digest or an image id), never a tag.
+            tags[f"{app}-{version}"] = client.images.get(tag).id
     return repo, tags
 
 

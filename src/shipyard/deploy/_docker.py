@@ -25,7 +25,7 @@ from typing import Any
 
 from shipyard._errors import DeployError
 from shipyard._logging import get_logger
-from shipyard._secrets import redact, register_secret
+from shipyard._secrets import MIN_SECRET_LENGTH, redact, register_secret
 from shipyard.deploy._config import Environment, read_env_files
 from shipyard.deploy._docker_state import DockerHistory, DockerLock
 from shipyard.deploy._health import wait_for
@@ -102,7 +102,11 @@ class DockerTarget:
         self.env = env
         self.env_files = read_env_files(env)  # a missing or bad env file fails here, before anything changes
         for value in self.env_files.values():
-            register_secret(value)  # env files carry secrets as often as not: never echo their values
+            # Env files carry secrets as often as not: their values are never echoed. Values too short to mask
+            # (DEBUG=1, an empty one) are settings, not secrets; a real secret belongs under `secrets`, which
+            # refuses a short one.
+            if len(value.strip()) >= MIN_SECRET_LENGTH:
+                register_secret(value, source=f"env_file of environment {env.name!r}")
         self.client = client or docker_client(str(env.setting("docker_host")))
         self.host = str(env.setting("host"))
         self.port = int(env.setting("port"))
