@@ -39,7 +39,6 @@ def secret_env(
     """An environment whose secrets are digits of every timestamp, a common word in the deployer's name, and a
     piece of the image names."""
     name, port = unique("hist"), free_port()
-    assert "deploy-test" in hello_images["v1"]
     secrets = {"A_DIGITS": "1796", "A_WORD": "hello", "A_PIECE": "deploy-test"}
     refs = {}
     for var, value in secrets.items():

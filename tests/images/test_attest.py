@@ -178,6 +178,7 @@ class RecordingTarget:
     kind: str = "recording"
     calls: list[str] = field(default_factory=list)
     records: list[HistoryRecord] = field(default_factory=list)
+    written: list[tuple[str, bytes]] = field(default_factory=list)
 
     def lock(self) -> Any:
         self.calls.append("lock")
@@ -196,16 +197,28 @@ class RecordingTarget:
         return _Lock()
 
     def history(self) -> Any:
+        """An in-memory journal (the flow's real one), seeded with ``records`` as whole records."""
+        import json
+
+        from shipyard.deploy._journal import Journal
+
         target = self
 
-        class _History:
-            def append(self, record: HistoryRecord) -> None:
-                target.records.append(record)
+        class _Memory(Journal):
+            def _write(self, name: str, data: bytes) -> None:
+                target.written.append((name, data))
 
-            def records(self) -> list[HistoryRecord]:
-                return list(target.records)
+            def _read(self) -> list[tuple[str, bytes]]:
+                seeded = [
+                    (f"seed-{i}", json.dumps({"kind": "record", **r.to_dict()}).encode())
+                    for i, r in enumerate(target.records)
+                ]
+                return seeded + sorted(target.written)
 
-        return _History()
+        return _Memory("recording")
+
+    def recorded(self) -> list[HistoryRecord]:
+        return list(self.history().records())
 
     def ship(self, image: str, deploy_id: str, **kwargs: Any) -> Shipped:
         self.calls.append(f"ship {image}")
@@ -220,7 +233,7 @@ def _refusal(root: Path, env: str, image: str) -> str:
     with pytest.raises(DeployError) as caught:
         deploy(get_environment(env, root), image, target=target)  # type: ignore[arg-type]
     assert target.calls == [], "the gate must refuse before the target is touched"
-    assert target.records == []
+    assert target.recorded() == []
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -361,7 +374,7 @@ def test_a_verified_image_deploys_and_history_records_what_was_verified(
 
     assert result.ok
     assert target.calls[-2:] == [f"ship {pushed.reference}", "release"]
-    (record,) = target.records
+    (record,) = target.recorded()
     assert record.verified["verified"] is True
     assert record.verified["commit"] == run(["git", "rev-parse", "HEAD"], cwd=root).output.strip()
     assert record.verified["rules"] == ["signed", "clean-tree", "branch:main"]
@@ -377,7 +390,7 @@ def test_an_environment_without_require_deploys_anything(
     result = deploy(get_environment("open", root), pushed.reference, target=target)  # type: ignore[arg-type]
     assert result.ok
     assert f"ship {pushed.reference}" in target.calls
-    assert target.records[0].verified == {}
+    assert target.recorded()[0].verified == {}
 
 
 def test_gate_refuses_an_image_without_attestations(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
@@ -978,7 +991,7 @@ def test_rollback_to_an_image_deployed_before_the_gate_is_refused(
         rollback(get_environment("gated", root), target=target)  # type: ignore[arg-type]
 
     assert target.calls == []
-    assert len(target.records) == 2
+    assert len(target.recorded()) == 2
     message = str(caught.value)
     assert "\n" not in message
     assert f"{before_gate.reference} to 'gated' refused by rule \"signed\": no attestation is stored" in message

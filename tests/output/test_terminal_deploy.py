@@ -50,8 +50,8 @@ def test_a_deploy_in_a_terminal_draws_one_table_below_its_log_lines(docker_clien
     logged = screen[: headers[0] - 2]
     assert any(re.search(r" image +\S+ +step \d+/\d+ FROM ", line) for line in logged), text
     assert any(
-        re.search(r" image +push +pushed 127\.0\.0\.1:\d+/shipyard/hello-service@sha256:", line) for line in logged
-    )
+        re.search(r" image +\S+ +pushed 127\.0\.0\.1:\d+/shipyard/hello-service@sha256:", line) for line in logged
+    ), text
     assert any(re.match(rf"^\d\d:\d\d:\d\d deploy +{name} ", line) for line in logged), text
     assert not any("[info" in line for line in screen), text  # every line rendered by the one output layer
     assert any(line.startswith(f"succeeded: {name} (docker) ") for line in screen), text
