@@ -276,19 +276,24 @@ def build_check_pipeline(root: Path, *, refresh: bool = False, only: str | None 
     from shipyard.pipeline import Pipeline, stage
 
     config = _config(root)  # types first: a typo costs no nox start
-    sessions = nox_sessions(root, refresh=refresh)
-    parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
-    # Outputs are never inputs: a build writing dist/ must not change the next run's key.
-    # Only the outputs of sessions that run: a project without a build session may keep sources in dist/.
-    staged = {*parallel, *then}
-    produced = tuple(glob for session, globs in config["outputs"].items() if session in staged for glob in globs)
     if only is not None:
         from shipyard._errors import ConfigError
 
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+(\([^()]*\))?(-[0-9.]+)?", only):
             raise ConfigError(f"{only!r} is not a nox session name; pass one `nox -l` lists", key="--only")
-        # One stage: its key is its own inputs, never another session's (no `after` edge in a CI job).
-        parallel, then = [only], []
+        # One stage, no `nox -l` (a CI job's second of start-up): nox itself refuses a session it does not define.
+        # Its key is its own inputs, never another session's (no `after` edge); only its own outputs are left out
+        # of them (leaving out more could hide a changed input).
+        parallel, then = [only], list[str]()
+        light = config["light"] if config["light"] is not None else ["lint"]
+        produced = tuple(config["outputs"].get(only, ()))
+    else:
+        sessions = nox_sessions(root, refresh=refresh)
+        parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
+        # Outputs are never inputs: a build writing dist/ must not change the next run's key.
+        # Only the outputs of sessions that run: a project without a build session may keep sources in dist/.
+        staged = {*parallel, *then}
+        produced = tuple(glob for session, globs in config["outputs"].items() if session in staged for glob in globs)
     pipeline = Pipeline("check")
     for session in [*parallel, *then]:
         outputs = config["outputs"].get(session)
