@@ -29,13 +29,27 @@ fetch-depth = 0
 )
 
 
-@pytest.fixture(params=["fixture project", "scaled fixture project", "this repository"])
+CACHED_CONFIG = DEPLOYING_CONFIG.replace(
+    "deploy = true\n",
+    """deploy = true
+cache-store = "s3://acme-ci-cache/app"
+cache-aws-role = "arn:aws:iam::123456789012:role/shipyard-cache"
+cache-aws-region = "eu-west-1"
+""",
+)
+
+
+@pytest.fixture(params=["fixture project", "scaled fixture project", "cached fixture project", "this repository"])
 def workflow_files(request: pytest.FixtureRequest, make_project: MakeProject) -> list[str]:
     if request.param == "this repository":
         root = ROOT
     elif request.param == "scaled fixture project":
         root = make_project(PLAIN_NOXFILE + "\n@nox.session\ndef build(session):\n    pass\n", SCALED_CONFIG)
         generate(root)
+    elif request.param == "cached fixture project":
+        root = make_project(config=CACHED_CONFIG)
+        generate(root)
+        assert "invoke check --only" in (root / ".github/workflows/ci.yml").read_text()
     else:
         root = make_project(config=DEPLOYING_CONFIG)
         generate(root)

@@ -79,7 +79,7 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"invoke: error: {root / 'pyproject.toml'}: tool.shipyard.check.paralel: unknown key 'paralel'; "
-        "allowed keys are: env, files, light, outputs, parallel, then"
+        "allowed keys are: env, files, light, outputs, parallel, session-files, then"
     ]
 
 

@@ -43,7 +43,14 @@ _FIELDS = {
     "coverage-group": Field(str, default="test"),
     "jobs": Field(dict, default={}),
     "action": Field(bool, default=False),
+    "cache-store": Field(str, default="", help="s3://BUCKET/PREFIX: session jobs skip what a passing run proved"),
+    "cache-aws-role": Field(str, default="", help="the IAM role ARN the session jobs assume by OIDC"),
+    "cache-aws-region": Field(str, default="", help="the bucket's AWS region, e.g. eu-west-1"),
 }
+
+_STORE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*'()/-]*)?")
+_ROLE = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 
 _JOB_FIELDS = {
     "runs-on": Field((str, list), default=""),
@@ -96,6 +103,11 @@ class CiConfig:
     jobs: Mapping[str, JobOptions] = field(default_factory=dict)
     #: Also generate the composite action ``action.yml`` at the root (for a repository that publishes it).
     action: bool = False
+    #: The shared content cache the session jobs use (``s3://bucket/prefix``; "" = none, jobs run as without it),
+    #: and the role and region the jobs get credentials for by OIDC.
+    cache_store: str = ""
+    cache_aws_role: str = ""
+    cache_aws_region: str = ""
 
     @property
     def pins(self) -> dict[str, Pin]:
@@ -143,6 +155,7 @@ def load_config(root: Path) -> CiConfig:
         raise ConfigError(
             "must be a git URL prefix such as https://github.com", file=file, key=f"{_KEY}.actions-git-base"
         )
+    _check_cache(values, file=file)
     return CiConfig(
         noxfile=values["noxfile"],
         runs_on=values["runs-on"],
@@ -165,7 +178,49 @@ def load_config(root: Path) -> CiConfig:
         coverage_group=values["coverage-group"],
         jobs={name: _job(name, spec, file=file) for name, spec in values["jobs"].items()},
         action=values["action"],
+        cache_store=values["cache-store"].rstrip("/"),
+        cache_aws_role=values["cache-aws-role"],
+        cache_aws_region=values["cache-aws-region"],
     )
+
+
+def _check_cache(values: Mapping[str, Any], *, file: str) -> None:
+    store, role, region = values["cache-store"], values["cache-aws-role"], values["cache-aws-region"]
+    if not store:
+        for key, value in (("cache-aws-role", role), ("cache-aws-region", region)):
+            if value:
+                raise ConfigError(
+                    f"is set but cache-store is empty; add cache-store = 's3://BUCKET/PREFIX' or drop {key}",
+                    file=file,
+                    key=f"{_KEY}.{key}",
+                )
+        return
+    if not _STORE.fullmatch(store) or ".." in store:
+        raise ConfigError(
+            f"{store!r} is not an S3 store; use s3://BUCKET or s3://BUCKET/PREFIX (a bucket name: lowercase letters, "
+            "digits, dots and dashes)",
+            file=file,
+            key=f"{_KEY}.cache-store",
+        )
+    if not _ROLE.fullmatch(role):
+        raise ConfigError(
+            f"{role!r} is not an IAM role ARN; set cache-aws-role = 'arn:aws:iam::<account>:role/<name>' (the role "
+            "the session jobs assume by OIDC, docs/ci.md)"
+            if role
+            else "cache-store is set but cache-aws-role is empty; set cache-aws-role = "
+            "'arn:aws:iam::<account>:role/<name>' (the role the session jobs assume by OIDC, docs/ci.md)",
+            file=file,
+            key=f"{_KEY}.cache-aws-role",
+        )
+    if not _REGION.fullmatch(region):
+        raise ConfigError(
+            f"{region!r} is not an AWS region; set cache-aws-region = 'eu-west-1' (the bucket's region)"
+            if region
+            else "cache-store is set but cache-aws-region is empty; set cache-aws-region = 'eu-west-1' (the bucket's "
+            "region)",
+            file=file,
+            key=f"{_KEY}.cache-aws-region",
+        )
 
 
 def _unlocked_uv(command: str) -> str:

@@ -19,7 +19,10 @@ from shipyard.ci._sessions import NoxSession
 
 __all__ = ["Drift", "DriftKind", "Run", "compare", "deploy_drift", "matrix_cells", "pin_drift", "runs_in"]
 
-_NOX_CALL = re.compile(r"\bnox\s+(?:-s|--sessions?|-e)\s+(\"[^\"]*\"|'[^']*'|\S+)")
+_NOX_CALL = re.compile(
+    # `invoke check --only S` runs session S through the cache (a job with a cache store): the same session.
+    r"\b(?:nox\s+(?:-s|--sessions?|-e)|invoke\s+check\s+--only)[\s=]+(\"[^\"]*\"|'[^']*'|\S+)"
+)
 _SHELL_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
 _DEPLOY_CALL = re.compile(r"\binvoke\s+deploy\s+(?:--env|-e)[\s=]+(\"[^\"]*\"|'[^']*'|\S+)")

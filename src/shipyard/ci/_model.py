@@ -157,6 +157,19 @@ def _session_job(name: str, group: list[NoxSession], config: CiConfig, *, build_
         env["SHARD"] = "${{ matrix.shard }}"
     target = '"$NOX_SESSION"' if "NOX_SESSION" in env else shape.session_ref
     command = f"uv run --locked nox -s {target}" + (" -- " + " ".join(posargs) if posargs else "")
+    # Through the shared cache only where a restored result is the whole job: no shard, posargs, downloaded wheel,
+    # coverage data or JUnit file that a hit would not make, and no dist/ to upload.
+    cached = bool(config.cache_store) and not (
+        posargs
+        or covered
+        or tests_wheel
+        or name in config.junit_sessions
+        or (name == config.build_session and build_id)
+    )
+    if cached:
+        steps.append(_cache_credentials(config))
+        env |= _cache_env(config)
+        command = f"uv run --locked invoke check --only {target} --explain"
     steps.append({"name": "Run the session", "run": command, **({"env": env} if env else {})})
     if name in config.junit_sessions:
         report = f"reports/junit-{shape.session_ref}.xml"
@@ -173,8 +186,34 @@ def _session_job(name: str, group: list[NoxSession], config: CiConfig, *, build_
     job["timeout-minutes"] = options.timeout_minutes or config.timeout_minutes
     if shape.matrix:
         job["strategy"] = {"fail-fast": False, "matrix": shape.matrix}
+    if cached:
+        job["permissions"] = {"contents": "read", "id-token": "write"}  # OIDC, for the cache store only
     job["steps"] = steps
     return job
+
+
+#: A pull request from a fork: it may read proven results but never write them (its code is not trusted).
+_FROM_FORK = "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name != github.repository"
+
+
+def _cache_credentials(config: CiConfig) -> Step:
+    """AWS credentials for the cache store by OIDC. GitHub gives a fork's pull request no OIDC token (and no
+    secrets), so there the step is skipped and the job runs everything, as without a store."""
+    return {
+        "name": "AWS credentials for the cache store (OIDC)",
+        "if": "${{ !(" + _FROM_FORK + ") }}",
+        "uses": "aws-actions/configure-aws-credentials",
+        "with": {"role-to-assume": config.cache_aws_role, "aws-region": config.cache_aws_region},
+    }
+
+
+def _cache_env(config: CiConfig) -> dict[str, str]:
+    return {
+        "SHIPYARD_CACHE_STORE": config.cache_store,
+        # From a repository secret, never from the pull request: only a run holding it can sign an entry.
+        "SHIPYARD_CACHE_SIGNING_KEY": "${{ secrets.SHIPYARD_CACHE_SIGNING_KEY }}",
+        "SHIPYARD_CACHE_READ_ONLY": "${{ (" + _FROM_FORK + ") && '1' || '' }}",
+    }
 
 
 def _slug(text: str) -> str:

@@ -142,13 +142,18 @@ def _step(root: Path, step: dict[str, Any], cell: dict[str, str], out: Callable[
     if uses:
         out(f"  skipped {action} (this checkout and this machine's uv stand in for it)")
         return 0
-    env = {k: _fill(str(v), cell) for k, v in (step.get("env") or {}).items()}
+    env = {k: _fill(str(v), cell) for k, v in (step.get("env") or {}).items() if not _from_github(str(v), cell)}
     script = _fill(str(step["run"]), cell)
     if script.startswith("uv python install") and _python_found(env.get("PYTHON", "")):
         out(f"  Python {env.get('PYTHON')} is installed here")
         return 0
     out(f"  $ {script.strip()}")
     return _shell(root, script, env, out)
+
+
+def _from_github(value: str, cell: dict[str, str]) -> bool:
+    """A value only GitHub can give (a secret, the event): locally this machine's variable of that name stands in."""
+    return bool(_EXPRESSION.search(_MATRIX_REF.sub(lambda m: cell.get(m.group(1), ""), value)))
 
 
 def _python_found(version: str) -> bool:

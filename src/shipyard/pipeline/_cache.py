@@ -415,10 +415,19 @@ class CacheEntry:
     summary: str
     output: str
     digests: Mapping[str, str] | None = None  # as recorded at store time; None for a freshly captured entry
+    origin: str = ""  # the run that produced it (signed with the rest): "cached (from run ...)" on a hit
 
     @classmethod
     def capture(
-        cls, key: str, stage: str, *, outputs: Mapping[str, Any], summary: str, output: str, root: Path
+        cls,
+        key: str,
+        stage: str,
+        *,
+        outputs: Mapping[str, Any],
+        summary: str,
+        output: str,
+        root: Path,
+        origin: str = "",
     ) -> CacheEntry:
         files: dict[str, bytes] = {}
         for item in _file_artifacts(outputs):
@@ -426,7 +435,7 @@ class CacheEntry:
             if path.is_symlink():  # nor what a link points at (dist/app.whl -> ~/.aws/credentials)
                 raise EntryRejected(f"output file {item.path!r} is a symlink")
             files[item.path] = path.read_bytes()
-        return cls(key, stage, dict(outputs), files, redact(summary), redact(output))
+        return cls(key, stage, dict(outputs), files, redact(summary), redact(output), origin=redact(origin))
 
     def to_bytes(self) -> bytes:
         outputs = {name: _encode_value(value) for name, value in self.outputs.items()}
@@ -442,6 +451,7 @@ class CacheEntry:
                 },
                 "summary": self.summary,
                 "output": self.output,
+                "origin": self.origin,
             }
         ).encode()
 
@@ -461,6 +471,7 @@ class CacheEntry:
                 summary=str(raw["summary"]),
                 output=str(raw["output"]),
                 digests={path: str(blob["sha256"]) for path, blob in files.items()},
+                origin=str(raw.get("origin", "")),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None  # a corrupt entry is a miss, never a crash
@@ -630,3 +641,21 @@ class LocalStore:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(parts.as_dict(), sort_keys=True))
         tmp.replace(path)
+
+
+def run_origin(environ: Mapping[str, str]) -> str:
+    """Which run is producing entries now: the GitHub Actions run's URL, else ``user@host at <UTC time>``."""
+    server, repo, run_id = (environ.get(n, "") for n in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        attempt = environ.get("GITHUB_RUN_ATTEMPT", "")
+        return f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}" + (f"/attempts/{attempt}" if attempt else "")
+    import datetime as dt
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{user}@{socket.gethostname()} at {stamp}"

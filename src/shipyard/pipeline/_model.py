@@ -115,6 +115,7 @@ class StageResult:
     key: str | None = None
     miss_reason: str | None = None
     inputs: str = ""  # with --explain: what the key hashed, in one line
+    origin: str = ""  # on a hit: the run that produced the entry (a CI run's URL, or user@host at a time)
     outputs: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     output: str = ""

@@ -87,6 +87,7 @@ class RunReport:
                     "cache": r.cache,
                     "key": r.key,
                     "miss_reason": r.miss_reason,
+                    "origin": r.origin,
                     "inputs": r.inputs,
                     "attempts": r.attempts,
                     "summary": r.summary,
@@ -151,6 +152,8 @@ def markdown_summary(report: RunReport) -> str:
     ]
     for r in report.stages:
         cache = r.cache + (f" ({r.miss_reason})" if r.cache == "miss" and r.miss_reason else "")
+        if r.state is StageState.CACHED and r.origin:
+            cache = f"cached (from run {r.origin})"
         name, cache = (text.replace("|", "\\|") for text in (r.name, cache))  # a "|" is not a new column
         lines.append(f"| {name} | {_ICON[r.state]} {r.state.value} | {cache} | {r.duration:.1f} s |")
     if report.critical_path:

@@ -95,6 +95,8 @@ class LogReporter:
         }
         if result.miss_reason:
             fields["miss_reason"] = result.miss_reason
+        if result.origin and result.state is StageState.CACHED:
+            fields["cached_from"] = result.origin
         if result.state is StageState.FAILED:
             self.log.error("stage failed", error=result.error, output=result.output, **fields)
         else:
@@ -151,6 +153,8 @@ class GitHubReporter:
         if result.state in (StageState.PENDING, StageState.SKIPPED) and not self._lines.get(result.name):
             return
         label = f"{result.name}: {result.state.value}" + (" (cache hit)" if result.cache == "hit" else "")
+        if result.state is StageState.CACHED and result.origin:
+            label = f"{result.name}: cached (from run {result.origin})"
         self._write(f"::group::{label}")
         body = self._lines.pop(result.name, None) or result.output.splitlines()
         # Tool output must not issue workflow commands: neutralised, and fenced off with a random token.

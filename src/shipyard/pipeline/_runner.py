@@ -32,6 +32,7 @@ from shipyard.pipeline._cache import (
     decode_entry,
     encode_entry,
     explain,
+    run_origin,
 )
 from shipyard.pipeline._cleanup import CleanupRegistry, cleanups
 from shipyard.pipeline._context import StageContext
@@ -98,6 +99,7 @@ class _Run:
         self.keys: dict[str, str] = {}
         self.artifacts: dict[str, Any] = {}
         self.cpu = asyncio.Semaphore(options.cpu_limit or os.cpu_count() or 1)
+        self.origin = run_origin(self.environ)
 
     def _trust(self) -> tuple[bytes | None, bytes]:
         """The signing key (None: entries are not signed) and the HMAC key for env values."""
@@ -282,10 +284,57 @@ class _Run:
             except EntryRejected as exc:
                 await self._reject(spec, parts, str(exc))
         if entry is None:
+            if self.options.explain and self.local.read_last(spec.name) is None:
+                await self._fetch_last(spec)
             self._miss(spec, parts, result)
         else:
             result.cache = "hit"
         return entry
+
+    def _last_key(self, stage: str) -> str:
+        return self._object_key(f"last-inputs:{stage}")
+
+    async def _fetch_last(self, spec: StageSpec) -> None:
+        """A fresh CI machine has no local record of the previous inputs: take the shared store's (signed) one,
+        so ``--explain`` can still say which input changed since the last run that stored this stage."""
+        if not self.shared or self.signing_key is None or self._store_down:
+            return
+        import hashlib
+        import hmac
+        import json
+
+        try:
+            data = await asyncio.to_thread(self.store.get, self._last_key(spec.name))
+        except Exception as exc:  # noqa: BLE001 - an explanation is never worth a failed run
+            self._store_failed("get", exc)
+            return
+        if not data or b"\n" not in data:
+            return
+        signature, _, body = data.partition(b"\n")
+        expected = hmac.new(self.signing_key, body, hashlib.sha256).hexdigest().encode()
+        if not hmac.compare_digest(signature, expected):
+            return  # forged or damaged: no explanation rather than a false one
+        try:
+            previous = json.loads(body)
+            path = self.local.last_path(spec.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(previous, sort_keys=True))
+        except (ValueError, OSError):
+            return
+
+    async def _put_last(self, spec: StageSpec, parts: KeyParts) -> None:
+        if not self.shared or self.signing_key is None or self.read_only or self._store_down:
+            return
+        import hashlib
+        import hmac
+        import json
+
+        body = json.dumps(parts.as_dict(), sort_keys=True).encode()
+        signature = hmac.new(self.signing_key, body, hashlib.sha256).hexdigest().encode()
+        try:
+            await asyncio.to_thread(self.store.put, self._last_key(spec.name), signature + b"\n" + body)
+        except Exception as exc:  # noqa: BLE001
+            self._store_failed("put", exc)
 
     def _miss(self, spec: StageSpec, parts: KeyParts, result: StageResult) -> None:
         result.cache = "miss"
@@ -319,6 +368,7 @@ class _Run:
         result.outputs = dict(entry.outputs)
         result.summary = entry.summary
         result.output = entry.output
+        result.origin = entry.origin or "an unrecorded run"
         result.attempts = 0
         self._publish(spec, result.outputs)
         self.reporter.stage_started(result)
@@ -381,6 +431,7 @@ class _Run:
                 summary=result.summary,
                 output=result.output,
                 root=self.root,
+                origin=self.origin,
             )
         except (EntryRejected, OSError) as exc:
             self.warn(f"stage {spec.name!r} is not cached: {exc}")
@@ -395,6 +446,7 @@ class _Run:
                 )
             except Exception as exc:  # noqa: BLE001 - a store failure is a warning, never a failed stage
                 self._store_failed("put", exc)
+            await self._put_last(spec, parts)
         self._write_last(spec, parts)
 
     def _write_last(self, spec: StageSpec, parts: KeyParts) -> None:

@@ -10,6 +10,8 @@ them (all keys optional; docs/pipeline.md, "invoke check"):
     light = ["lint"]                            # sessions not bounded by the CPU limit (default: lint, if defined)
     files = ["src/**/*.py", "pyproject.toml"]   # narrow the inputs (default: every git-tracked or untracked,
                                                 # not ignored file)
+    session-files = { lint = ["src/**/*.py"] }  # one session's inputs instead of `files` (tests changed: lint
+                                                # stays proven)
     env = ["CI"]                                # declared env vars: their values (keyed hash) enter the key
     outputs = { build = "dist/*" }              # files a session produces, restored on a cache hit
 
@@ -75,6 +77,7 @@ def _config(root: Path) -> dict[str, Any]:
             "files": Field(list),
             "env": Field(list, default=["CI"]),
             "outputs": Field(dict),
+            "session-files": Field(dict, default={}),
         },
         file=file,
         key=_KEY,
@@ -96,6 +99,7 @@ def _config(root: Path) -> dict[str, Any]:
             )
         for glob in config["files"]:
             _relative_glob(glob, file=file, key=f"{_KEY}.files")
+    config["session-files"] = _session_files(config["session-files"], file=file)
     config["env"] = _strings(config["env"], file=file, key=f"{_KEY}.env", what="variable names (strings)")
     for name in config["env"]:
         if not _ENV_NAME.fullmatch(name):
@@ -111,6 +115,21 @@ def _config(root: Path) -> dict[str, Any]:
     config["outputs"] = outputs
     config["explicit_outputs"] = explicit
     return config
+
+
+def _session_files(table: dict[str, Any], *, file: str) -> dict[str, list[str]]:
+    from shipyard._errors import ConfigError
+
+    checked: dict[str, list[str]] = {}
+    for session, globs in table.items():
+        key = f"{_KEY}.session-files.{session}"
+        checked[session] = _strings(globs, file=file, key=key, what="globs (strings)")
+        if not globs:
+            # No inputs would make every change a cache hit: a false pass.
+            raise ConfigError("must list at least one glob (leave the session out to use files)", file=file, key=key)
+        for glob in globs:
+            _relative_glob(glob, file=file, key=key)
+    return checked
 
 
 def _importable_modules(root: Path) -> list[Path]:
@@ -194,10 +213,11 @@ def _arrange(config: dict[str, Any], sessions: list[str], *, file: str) -> tuple
                     file=file,
                     key=f"{_KEY}.{name}",
                 )
-    for session in config["outputs"] if config["explicit_outputs"] else ():
+    named = [(s, "outputs") for s in (config["outputs"] if config["explicit_outputs"] else ())]
+    for session, where in [*named, *((s, "session-files") for s in config["session-files"])]:
         if session not in sessions:
             raise ConfigError(
-                f"{session!r} is not a session `nox -l` lists (sessions: {known})", file=file, key=f"{_KEY}.outputs"
+                f"{session!r} is not a session `nox -l` lists (sessions: {known})", file=file, key=f"{_KEY}.{where}"
             )
     then = config["then"] if config["then"] is not None else [s for s in ("build",) if s in sessions]
     parallel = config["parallel"] if config["parallel"] is not None else [s for s in sessions if s not in then]
@@ -247,26 +267,41 @@ def _session_results(report: Path) -> list[dict[str, Any]]:
     return sessions or [{"name": "(none)", "result": "none", "reason": "nox ran no session"}]
 
 
-def build_check_pipeline(root: Path, *, refresh: bool = False) -> Pipeline:
+def build_check_pipeline(root: Path, *, refresh: bool = False, only: str | None = None) -> Pipeline:
     """The check pipeline for the project at ``root`` (see the module docstring for its configuration).
 
-    ``refresh`` lists the noxfile's sessions again instead of trusting the cached listing (``--no-cache``)."""
+    ``refresh`` lists the noxfile's sessions again instead of trusting the cached listing (``--no-cache``).
+    ``only`` is one session run alone as one cached stage (what a CI job runs): any session ``nox -l`` lists,
+    or one the noxfile defines but does not run by default, named as ``nox -s`` takes it."""
     from shipyard.pipeline import Pipeline, stage
 
     config = _config(root)  # types first: a typo costs no nox start
-    sessions = nox_sessions(root, refresh=refresh)
-    parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
-    # Outputs are never inputs: a build writing dist/ must not change the next run's key.
-    # Only the outputs of sessions that run: a project without a build session may keep sources in dist/.
-    staged = {*parallel, *then}
-    produced = tuple(glob for session, globs in config["outputs"].items() if session in staged for glob in globs)
+    if only is not None:
+        from shipyard._errors import ConfigError
+
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+(\([^()]*\))?(-[0-9.]+)?", only):
+            raise ConfigError(f"{only!r} is not a nox session name; pass one `nox -l` lists", key="--only")
+        # One stage, no `nox -l` (a CI job's second of start-up): nox itself refuses a session it does not define.
+        # Its key is its own inputs, never another session's (no `after` edge); only its own outputs are left out
+        # of them (leaving out more could hide a changed input).
+        parallel, then = [only], list[str]()
+        light = config["light"] if config["light"] is not None else ["lint"]
+        produced = tuple(config["outputs"].get(only, ()))
+    else:
+        sessions = nox_sessions(root, refresh=refresh)
+        parallel, then, light = _arrange(config, sessions, file=str(root / "pyproject.toml"))
+        # Outputs are never inputs: a build writing dist/ must not change the next run's key.
+        # Only the outputs of sessions that run: a project without a build session may keep sources in dist/.
+        staged = {*parallel, *then}
+        produced = tuple(glob for session, globs in config["outputs"].items() if session in staged for glob in globs)
     pipeline = Pipeline("check")
     for session in [*parallel, *then]:
         outputs = config["outputs"].get(session)
+        files = config["session-files"].get(session, config["files"])
         spec = stage(
             session,
-            files=config["files"] or (),
-            project_files=config["files"] is None,
+            files=files or (),
+            project_files=files is None,
             exclude=produced,
             env=config["env"],
             after=parallel if session in then else (),
@@ -305,16 +340,24 @@ def configured_store(environ: Mapping[str, str]) -> Any:
         "no_cache": "run every stage even if its inputs are unchanged",
         "explain": "say what each stage's key hashed and which inputs changed for each cache miss",
         "keep_going": "after a failure, run every stage that does not depend on it",
+        "only": "run one session alone as one cached stage (what a generated CI job runs)",
     }
 )
-def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = False, keep_going: bool = False) -> None:
+def check(  # noqa: PLR0917 - invoke maps each parameter to a flag
+    c: Any,
+    plan: bool = False,
+    no_cache: bool = False,
+    explain: bool = False,
+    keep_going: bool = False,
+    only: str | None = None,
+) -> None:
     """The noxfile's sessions in parallel, then build: what CI runs, cached by content."""
     from shipyard import _logging
     from shipyard._pyproject import find_root
     from shipyard.pipeline import RunOptions
 
     root = find_root()
-    pipeline = build_check_pipeline(root, refresh=no_cache)
+    pipeline = build_check_pipeline(root, refresh=no_cache, only=only or None)
     if plan:
         print(pipeline.plan())  # noqa: T201 - tasks are where output is printed
         return
@@ -329,6 +372,23 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
         # The JSON events carry the output escaped; print it plainly so a human can read it (plain lines have it).
         for failed in report.failed:
             print(f"--- {failed.name} failed: {failed.error}\n{failed.output}", file=sys.stderr)  # noqa: T201
+    _say_results(report, explain=explain, json_only=json_only)
+    if not report.ok:
+        from shipyard.pipeline import StageFailed
+
+        raise StageFailed(report)
+
+
+def _say_results(report: Any, *, explain: bool, json_only: bool) -> None:
+    """Each restored stage's producing run, and with ``explain`` what each key hashed and why it missed."""
+    from shipyard import _logging
+
+    for result in report.stages:
+        if result.state.value == "cached" and result.origin:
+            if json_only:
+                _logging.get_logger("pipeline").info("cached", stage=result.name, origin=result.origin)
+            else:
+                print(f"{result.name}: cached (from run {result.origin})", file=sys.stderr)  # noqa: T201
     if explain:
         for result in report.stages:
             if result.inputs and json_only:
@@ -339,7 +399,3 @@ def check(c: Any, plan: bool = False, no_cache: bool = False, explain: bool = Fa
                 _logging.get_logger("pipeline").info("cache miss", stage=result.name, reason=result.miss_reason)
             elif result.miss_reason:
                 print(f"{result.name}: cache miss: {result.miss_reason}", file=sys.stderr)  # noqa: T201
-    if not report.ok:
-        from shipyard.pipeline import StageFailed
-
-        raise StageFailed(report)
