@@ -86,6 +86,8 @@ def build_apps(client: Any, tmp: Path, versions: dict[str, dict[str, str]]) -> t
             tag = f"{repo}:{app}-{version}"
             env = {"FIXTURE_VERSION": f"{app}-{version}", **{k: v for k, v in settings.items() if k != "crash"}}
             lines = [f"FROM {repo}:base", *(f"ENV {k}={v}" for k, v in env.items())]
+            lines.append(f"LABEL shipyard.fixture-repo={repo}")  # an image id of its own: another run's cleanup
+            # (same content, same id from the build cache) can never remove the image this run deploys by id
             if settings.get("crash"):
                 lines.append(f"CMD {_json(['python3', '-c', CRASH])}")
             else:

@@ -51,8 +51,8 @@ def images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
     if built is None:
         require("no Python base image shipyard/python-base:bookworm: run `bash ci/base-image.sh`")
     repo, tags = built
-    try:
-        yield tags
+    try:  # deployed by image id: the docker target refuses a tag, which can move
+        yield {name: docker_client.images.get(tag).id for name, tag in tags.items()}
     finally:
         remove_apps(docker_client, repo)
 
@@ -75,8 +75,8 @@ def _table(port: int, **extra: Any) -> dict[str, Any]:
     return {"target": "docker", "image": "app", "port": port, "timeout": 20, "bake": 2, "stop_timeout": 10, **extra}
 
 
-def get(port: int, path: str = "/") -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+def get(port: int, path: str = "/", timeout: float = 10) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -182,20 +182,26 @@ def test_a_version_failing_within_the_bake_is_rolled_back_and_the_old_one_never_
     assert deploy(project, env, images["flask-v1"]).returncode == 0
     (old,) = app_containers(docker_client, env)
     started = old.attrs["State"]["StartedAt"]
-    with ProbeLoop(port, keep_alive=True, limit=60) as probe:
+    with ProbeLoop(port, keep_alive=True, limit=60) as probe, ProbeLoop(port, keep_alive=False, limit=60) as fresh:
         proc = deploy(project, env, images["flask-flaky"])
         time.sleep(0.5)
     assert_clean_failure(proc, "rolled back", "within the 6 s bake", "serving again")
+    failures = probe.failures + fresh.failures
+    app_500s = [f for f in failures if f.startswith("HTTP 500")]  # the flaky app's own answers, before its check trips
+    proxy_503s = [f for f in failures if f.startswith("HTTP 503")]  # HAProxy's "No server is available"
+    other = [f for f in failures if f not in app_500s and f not in proxy_503s]  # resets, timeouts
+    print(f"bake failure: {len(app_500s)} app 500s, {len(proxy_503s)} proxy 503s, {len(other)} other failures")
     assert get(port) == (200, "flask-v1")
     old.reload()
     assert old.status == "running"
     assert old.attrs["State"]["StartedAt"] == started  # never stopped or restarted
     assert [c.id for c in app_containers(docker_client, env)] == [old.id]
     assert probe.bodies.get("flask-v1", 0) > 0
-    assert probe.ok + probe.failed > 0
-    # only the flaky version's own 500s, and the proxy's 503 once it marked it down, until the switch back:
-    # never a reset or a timeout
-    assert [f for f in probe.failures if not f.startswith(("HTTP 500", "HTTP 503"))] == []
+    assert fresh.bodies.get("flask-v1", 0) > 0
+    # the old version waits as HAProxy's backup during the bake: once the proxy marks the new one down, requests
+    # go back to the old one at once, never "No server is available", never a reset or a timeout
+    assert proxy_503s == [], proxy_503s
+    assert other == [], other
 
 
 def test_a_failing_release_command_aborts_with_traffic_untouched(
@@ -513,3 +519,104 @@ def test_a_taken_stable_port_is_one_line_and_leaves_no_restarting_proxy(
     assert not docker_client.containers.list(all=True, filters={"label": f"shipyard.env={env}"})
     assert deploy(project, env, images["asgi-v1"]).returncode == 0  # once the port is free, it deploys
     assert get(port) == (200, "asgi-v1")
+
+
+def _open_phases(client: Any, env: str) -> list[str]:
+    from shipyard.deploy._docker_state import DockerHistory
+
+    return [p.get("phase", "") for deploy in DockerHistory(client, env).open_deploys() for p in deploy.phases]
+
+
+def _lock_age(client: Any, env: str, ttl: float) -> float:
+    from shipyard.deploy._docker_state import DockerLock
+
+    info = DockerLock(client, env, ttl).current()
+    return time.time() - info.renewed if info else float("inf")
+
+
+@pytest.mark.parametrize("how", ["kill-9-switched", "kill-9-drain", "SIGTERM-drain"])
+def test_killed_or_stopped_after_the_switch_on_a_real_invoke_deploy(
+    how: str, docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """kill -9 right after the switch (v2 not proven): the next deploy puts v1 back and records v2 abandoned.
+    kill -9 during the drain (v2 proven by its bake): v2 stays, v1 is stopped, v2 recorded abandoned (kept).
+    SIGTERM during the drain: the deployer is alive and v1 still runs, so it puts v1 back (interrupted)."""
+    import signal
+
+    from .conftest import INVOKE
+
+    project, env, port = docker_env
+    ttl, drain = 8, how.endswith("drain")
+    table = _table(port, bake=1 if drain else 30, timeout=6, lock_ttl=ttl, lock_heartbeat=0.5, drain_timeout=60)
+    project.write({env: table})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+    slow: list[tuple[int, str]] = []
+    if drain:  # a request in flight on v1 holds the drain open
+        threading.Thread(target=lambda: slow.append(get(port, "/slow?s=15", timeout=40)), daemon=True).start()
+        time.sleep(0.5)
+    proc = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", images["asgi-v2"]],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while ("baked" if drain else "switched") not in _open_phases(docker_client, env):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the phase was never reached"
+        time.sleep(0.05)
+    if drain:
+        time.sleep(0.5)  # inside the drain wait
+    assert get(port) == (200, "asgi-v2")
+    if how == "SIGTERM-drain":
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert_clean_failure(subprocess.CompletedProcess([], 130, out, err), "interrupted by", "SIGTERM")
+        assert get(port) == (200, "asgi-v1")
+        assert [c.id for c in app_containers(docker_client, env)] == [old.id]  # v2 removed, no orphan
+        assert not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{env}$"})
+        history = json.loads(project.invoke("history", "--env", env, "--json").stdout)
+        assert [r["result"] for r in history] == ["succeeded", "interrupted"]
+        assert "drain" in str(history[-1]["reason"]) or "baked" in str(history[-1]["reason"])
+        deadline = time.monotonic() + 30
+        while not slow and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert slow == [(200, "asgi-v1")]  # the in-flight request on v1 finished
+        return
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert get(port) == (200, "asgi-v2")  # nobody can switch back until the lock is taken over
+    refused = deploy(project, env, images["asgi-bad"])
+    assert_clean_failure(refused, "is locked by")
+    deadline = time.monotonic() + 30
+    while _lock_age(docker_client, env, ttl) <= ttl + 0.5:
+        assert time.monotonic() < deadline, "the dead holder's lock never went stale"
+        time.sleep(0.2)
+    with ProbeLoop(port, keep_alive=True, limit=90) as probe:
+        after = deploy(project, env, images["asgi-bad"])  # takes the lock over, recovers, then fails its health
+    assert after.returncode != 0
+    assert probe.failures == []
+    running = [c for c in app_containers(docker_client, env) if c.status == "running"]
+    history = json.loads(project.invoke("history", "--env", env, "--json").stdout)
+    results = [(r["image"], r["result"]) for r in history]
+    assert results == [
+        (images["asgi-v1"], "succeeded"),
+        (images["asgi-v2"], "abandoned"),
+        (images["asgi-bad"], "failed"),
+    ]
+    abandoned = history[1]
+    if how == "kill-9-switched":
+        assert get(port) == (200, "asgi-v1")
+        assert [c.id for c in running] == [old.id]
+        assert len(app_containers(docker_client, env)) == 1
+        assert "'switched'" in abandoned["reason"]
+        assert "switched traffic back" in abandoned["reason"]
+    else:
+        assert get(port) == (200, "asgi-v2")  # proven by its bake before the deployer died: kept
+        assert [c.labels["shipyard.image"] for c in running] == [images["asgi-v2"]]
+        assert "'baked'" in abandoned["reason"]
+        assert "kept" in abandoned["reason"]

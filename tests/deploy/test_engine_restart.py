@@ -143,13 +143,14 @@ def test_the_environment_answers_again_after_an_engine_restart(
     try:
         for ref in (PROXY_IMAGE, tags["asgi-v1"], tags["asgi-v2"]):
             _copy_image(docker_client, second, ref)
+        ids = {v: second.images.get(tags[v]).id for v in ("asgi-v1", "asgi-v2")}  # a tag is refused: deploy ids
     finally:
         remove_apps(docker_client, repo)
     env, port = unique("r"), free_port()
     table = {"target": "docker", "image": "app", "port": port, "bake": 1, "docker_host": engine.host, "timeout": 30}
     project.write({env: table})
     for version in ("asgi-v1", "asgi-v2"):
-        proc = project.invoke("deploy", "--env", env, "--image", tags[version])
+        proc = project.invoke("deploy", "--env", env, "--image", ids[version])
         assert proc.returncode == 0, proc.stderr
     assert _get(port) == (200, "asgi-v2")
     second.close()
@@ -172,7 +173,7 @@ def test_the_environment_answers_again_after_an_engine_restart(
     client = docker.DockerClient(base_url=engine.host, timeout=60)
     try:
         running = {c.labels.get("shipyard.image", c.name) for c in client.containers.list()}
-        assert tags["asgi-v1"] not in running  # the retired version stays stopped
+        assert ids["asgi-v1"] not in running  # the retired version stays stopped
         status = project.invoke("status", "--env", env, "--json")
         assert status.returncode == 0, status.stderr
         assert '"healthy": true' in status.stdout

@@ -9,6 +9,8 @@ The app contract is the ordinary one: listen on ``$PORT`` (host networking, so `
    an exit fails the deploy within about a second with the exit code and the log tail.
 4. ``switched``: new requests go to the new version (one runtime-API call); the old one only finishes its own.
 5. ``baked``: for ``bake`` seconds the proxy's health verdict and 5xx counter decide; a failure switches back.
+   Meanwhile the old version stands by as HAProxy's backup server: once the new one is marked down, requests
+   go to the old one at once, before Shipyard's switch back.
 6. ``drained``: the old version's in-flight requests finish, then it is taken out and stopped (SIGTERM).
    The last ``retain`` stopped versions are kept for a fast rollback.
 
@@ -440,6 +442,7 @@ class DockerTarget:
         """Let the old version finish its in-flight requests (up to ``drain_timeout``), take it out, stop it."""
         if old is None or serving is None:
             return []
+        self.proxy.unback(serving.slot)  # proven: the old version is no longer the stand-by for new requests
         deadline = time.monotonic() + float(self._opt("drain_timeout", 30))
         while self.proxy.slots()[serving.slot].current > 0 and time.monotonic() < deadline:
             progress.check()
@@ -481,7 +484,7 @@ class DockerTarget:
         if state.slot:
             try:  # idempotent: the old slot takes traffic again (it may never have stopped), the new one is out
                 if serving is not None and old is not None:
-                    self.proxy.switch(serving.slot, port=serving.port, away=(state.slot, 0))
+                    self.proxy.switch(serving.slot, port=serving.port, away=(state.slot, 0), standby=False)
                 self.proxy.retire(state.slot)
                 if serving is None and state.switched:
                     self.proxy.persist({})
@@ -544,7 +547,7 @@ class DockerTarget:
             if not ok:
                 return f"left {new.name} serving: the previous version {back.name} did not turn healthy ({why})"
             away = (new.labels.get("shipyard.slot", "a"), int(new.labels.get("shipyard.port", "0")))
-            self.proxy.switch(slot, port=int(back.labels["shipyard.port"]), away=away)
+            self.proxy.switch(slot, port=int(back.labels["shipyard.port"]), away=away, standby=False)
             self.proxy.retire(new.labels.get("shipyard.slot", "a"))
             new.remove(force=True)
             return f"switched traffic back to {back.name} and removed unproven {new.name}"

@@ -7,6 +7,10 @@ traffic and how it answers. Every change goes through the runtime API (``set ser
 dropped connection), reached with ``docker exec ... socat`` so an ``ssh://`` Docker host works the same. After each
 change the config file inside the container is rewritten to match, so the proxy comes back in the same state when
 the engine restarts (restart policy ``unless-stopped``).
+
+Each slot has a twin, ``<slot>-backup``, declared ``backup``: HAProxy sends it requests only when no active server
+is up. During the bake the previous version stands there, so the moment HAProxy marks the new version down, new
+requests go back to the previous one (no "503 No server is available" while Shipyard switches back).
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ _DRAIN_BITS = 0x08 | 0x10
 
 def other(slot: str) -> str:
     return SLOTS[1] if slot == SLOTS[0] else SLOTS[0]
+
+
+def backup(slot: str) -> str:
+    """The backup twin of ``slot``: the previous version's stand-by while the new one bakes."""
+    return f"{slot}-backup"
 
 
 @dataclass(frozen=True)
@@ -122,11 +131,12 @@ class HaproxyProxy:
         for slot in SLOTS:
             port, serving = servers.get(slot, (1, False))
             lines.append(f"  server {slot} 127.0.0.1:{port} check" + ("" if serving else " disabled"))
+        lines += [f"  server {backup(slot)} 127.0.0.1:1 check backup disabled" for slot in SLOTS]
         return "\n".join(lines) + "\n"
 
     def _fingerprint(self) -> str:
         return hashlib.sha256(
-            f"{self.image}|{self.host}|{self.port}|{self.health_path}|{self.rise}".encode()
+            f"{self.image}|{self.host}|{self.port}|{self.health_path}|{self.rise}|backups".encode()
         ).hexdigest()[:16]
 
     def container(self) -> Any | None:
@@ -242,6 +252,7 @@ class HaproxyProxy:
         answer = self.command(f"show servers state {BACKEND}; show stat")
         states: dict[str, tuple[int, int]] = {}
         stats: dict[str, dict[str, str]] = {}
+        standby: dict[str, int] = {}  # requests in flight on each slot's backup twin
         header: list[str] = []
         for line in answer.splitlines():
             fields = line.split()
@@ -253,6 +264,9 @@ class HaproxyProxy:
                 row = dict(zip(header, line.split(","), strict=False))
                 if row.get("svname") in SLOTS:
                     stats[row["svname"]] = row
+                for slot in SLOTS:
+                    if row.get("svname") == backup(slot):
+                        standby[slot] = _int(row.get("scur")) + _int(row.get("qcur"))
         if set(states) != set(SLOTS) or set(stats) != set(SLOTS):
             return None
         views: dict[str, SlotView] = {}
@@ -275,7 +289,7 @@ class HaproxyProxy:
                 mode=mode,
                 up=up,
                 check=check.strip() or "not checked",
-                current=_int(row.get("scur")) + _int(row.get("qcur")),
+                current=_int(row.get("scur")) + _int(row.get("qcur")) + standby.get(slot, 0),
                 responses=responses,
                 errors_5xx=_int(row.get("hrsp_5xx")),
             )
@@ -295,18 +309,32 @@ class HaproxyProxy:
             f"set server {BACKEND}/{slot} health down",
         )
 
-    def switch(self, to: str, *, port: int, away: tuple[str, int] | None) -> None:
+    def switch(self, to: str, *, port: int, away: tuple[str, int] | None, standby: bool = True) -> None:
         """New requests go to slot ``to`` (on ``port``) from now on; ``away`` (slot, port), if any, only finishes
-        what it has in flight. Then the config file is rewritten to match, for a restart."""
-        commands = [f"set server {BACKEND}/{to} state ready"]
+        what it has in flight, and its backup twin points at it, so it takes new requests again the moment
+        HAProxy finds ``to`` down (``standby=False``: no stand-by). Then the config file is rewritten to match,
+        for a restart."""
+        commands = [f"set server {BACKEND}/{to} state ready", f"set server {BACKEND}/{backup(to)} state maint"]
         if away:
             commands.append(f"set server {BACKEND}/{away[0]} state drain")
+            if standby and away[1]:
+                twin = f"{BACKEND}/{backup(away[0])}"
+                commands += [
+                    f"set server {twin} state maint",
+                    f"set server {twin} addr 127.0.0.1 port {away[1]}",
+                    f"set server {twin} health up",  # it was serving a moment ago; its own checks go on
+                    f"set server {twin} state ready",
+                ]
         self._set(*commands)
         self.persist({to: (port, True)} | ({away[0]: (away[1] or 1, False)} if away else {}))
 
     def retire(self, slot: str) -> None:
-        """Take ``slot`` out entirely (maintenance: no requests, no checks)."""
-        self._set(f"set server {BACKEND}/{slot} state maint")
+        """Take ``slot`` out entirely (maintenance: no requests, no checks), and its backup twin with it."""
+        self._set(f"set server {BACKEND}/{slot} state maint", f"set server {BACKEND}/{backup(slot)} state maint")
+
+    def unback(self, slot: str) -> None:
+        """The stand-by of ``slot`` stops taking new requests; what it has in flight finishes."""
+        self._set(f"set server {BACKEND}/{backup(slot)} state drain")
 
     def persist(self, servers: dict[str, tuple[int, bool]]) -> None:
         """Write the config that brings the proxy back in this state after a restart of the container or engine."""
