@@ -1,12 +1,14 @@
 """After a push: complete the build's provenance with the pushed digest, sign it, and store it beside the image.
 
-One artifact per push: an OCI manifest whose subject is the image, holding the DSSE envelope (or, without a
-signing key, the bare statement) and the CycloneDX SBOM.
+One artifact per push: an OCI manifest whose subject is the image, holding the DSSE envelope (key-signed), or a
+Sigstore bundle holding it (``method = "sigstore"``), or, without a signing key, the bare statement; and the
+CycloneDX SBOM.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,16 +37,40 @@ class Attached:
     keyid: str = ""
 
 
-def attach(record_dir: Path, *, registry: str, name: str, digest: str, auth: dict[str, str]) -> Attached:
-    """Sign and store the attestations of ``registry/name@digest`` from the build record in ``record_dir``."""
+def attach(
+    record_dir: Path,
+    *,
+    registry: str,
+    name: str,
+    digest: str,
+    auth: dict[str, str],
+    keyless: Callable[[bytes], bytes | None] | None = None,
+) -> Attached:
+    """Sign and store the attestations of ``registry/name@digest`` from the build record in ``record_dir``.
+
+    ``keyless`` turns the statement's bytes into a Sigstore bundle (default: ``sign_keyless``, Fulcio + Rekor);
+    it is used when ``[tool.shipyard.signing] method = "sigstore"``, or whenever it is given (tests pass an offline
+    ``shipyard.testing.SigstoreInstance``'s).
+    """
     from shipyard.attest._sign import keyid_of, public_pem_of, sign_statement
 
     record = load_record(record_dir)
     signing = load_signing(record.root)
     statement = statement_for(record, name=f"{registry}/{name}", digest=digest, sbom_media_type=SBOM)
-    private = signing.private_pem()
+    sigstore = keyless is not None or signing.method == "sigstore"
+    private = None if sigstore else signing.private_pem()
     keyid = ""
-    if private is not None:
+    bundle = None
+    if sigstore:
+        from shipyard.attest._sigstore import sign_keyless
+
+        # The same bytes the key path signs; the bundle holds the DSSE envelope, the certificate and the log proof.
+        bundle = (keyless or sign_keyless)(json.dumps(statement, sort_keys=True, separators=(",", ":")).encode())
+    if bundle is not None:
+        from shipyard.attest._sigstore import BUNDLE
+
+        layer, media_type, keyid = bundle, BUNDLE, "sigstore"
+    elif private is not None:
         where = (
             f"${signing.key_env}" if signing.key_file is None or _env_set(signing.key_env) else str(signing.key_file)
         )
@@ -82,8 +108,8 @@ def attach(record_dir: Path, *, registry: str, name: str, digest: str, auth: dic
     except RegistryError as exc:
         raise ImageError(f"storing the attestations of {registry}/{name}@{digest} failed: {exc}") from exc
     get_logger("images").info("image.attest.done", image=f"{registry}/{name}@{digest}", attestation=manifest_digest,
-                              storage=storage, signed=private is not None)  # fmt: skip
-    return Attached(digest=manifest_digest, storage=storage, signed=private is not None, keyid=keyid)
+                              storage=storage, signed=bool(keyid))  # fmt: skip
+    return Attached(digest=manifest_digest, storage=storage, signed=bool(keyid), keyid=keyid)
 
 
 def _env_set(name: str) -> bool:

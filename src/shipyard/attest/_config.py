@@ -4,6 +4,7 @@
     key-env = "SHIPYARD_SIGNING_KEY"        # an environment variable holding a PEM private key (CI secret)
     key = ".shipyard/signing/key.pem"       # or a PEM file (development); the variable wins when both are set
     public-key = "ci/signing/key.pub"       # the trust root for `image.verify` and the deploy gate (str or list)
+    method = "sigstore"                     # or keyless: Sigstore under GitHub Actions (default "key")
 
 The private key is read only when signing and is never printed or stored. Mistakes are one-line ``ConfigError`` s.
 """
@@ -28,7 +29,9 @@ _FIELDS = {
     "key": Field(str, default=""),
     "key-env": Field(str, default=DEFAULT_KEY_ENV),
     "public-key": Field((str, list), default=[]),
+    "method": Field(str, default="key", help='"key" (a PEM key) or "sigstore" (keyless under GitHub Actions)'),
 }
+METHODS = ("key", "sigstore")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class SigningConfig:
     key_file: Path | None = None
     public_keys: tuple[Path, ...] = ()
     file: str = PYPROJECT
+    #: ``key``: sign with the PEM key; ``sigstore``: keyless, with the CI job's OIDC identity (``_sigstore``).
+    method: str = "key"
 
     def private_pem(self) -> bytes | None:
         """The signing key's PEM: the environment variable first, then the key file; ``None`` when neither is set."""
@@ -107,6 +112,10 @@ def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningCo
             )
     if not env_name or not env_name.replace("_", "").isalnum():
         raise ConfigError(f"{env_name!r} is not an environment variable name", file=file, key=f"{TABLE}.key-env")
+    if values["method"] not in METHODS:
+        raise ConfigError(
+            f'{values["method"]!r} is not a signing method; use "key" or "sigstore"', file=file, key=f"{TABLE}.method"
+        )
     publics = values["public-key"]
     publics = [publics] if isinstance(publics, str) else publics
     for item in publics:
@@ -120,6 +129,7 @@ def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningCo
         key_file=(root / values["key"]) if values["key"] else None,
         public_keys=tuple(root / item for item in publics),
         file=file,
+        method=values["method"],
     )
 
 

@@ -45,16 +45,21 @@ def parse_rules(value: object, *, file: str, key: str) -> tuple[str, ...]:
 
 
 def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -> None:
-    """A gated environment needs ``[tool.shipyard.signing] public-key`` naming files that exist (config time)."""
+    """A gated environment trusts ``[tool.shipyard.signing] public-key`` files that exist, or a Sigstore identity
+    (``sigstore = {...}``, checked when it was parsed) (config time)."""
+    envs = list(envs)
     gated = [env.name for env in envs if env.require]
     if not gated:
         return
     from shipyard.attest._config import TABLE, signing_from
 
     signing = signing_from(data, root=root, file=file)
-    if not signing.public_keys:
+    keyless = [env.name for env in envs if env.require and getattr(env, "sigstore", None) is not None]
+    if not signing.public_keys and set(gated) - set(keyless):
+        name = next(name for name in gated if name not in keyless)
         raise ConfigError(
-            f"environment {gated[0]!r} has require = [...] but no key is trusted; set [{TABLE}] public-key",
+            f"environment {name!r} has require = [...] but no key is trusted; set [{TABLE}] public-key "
+            f"(or a Sigstore identity: sigstore = {{ identity = ... }})",
             file=file,
             key=f"{TABLE}.public-key",
         )
@@ -116,7 +121,8 @@ def check(env: Any, image: str) -> dict[str, Any]:
 
         # Only the configured public keys: a gate never trusts whatever signing key the deployer happens to hold.
         trusted = [(str(path), pem) for path, pem in load_signing(Path(env.file).parent).public_pems()]
-        verification = verify_image(image, trusted=trusted, auth=default_credentials(host).auth_config(host))
+        auth = default_credentials(host).auth_config(host)
+        verification = verify_image(image, trusted=trusted, auth=auth, sigstore=getattr(env, "sigstore", None))
     except (ImageError, ConfigError) as exc:
         raise DeployError(f'{refused} "signed": cannot verify: {exc}') from exc
     failed = evaluate(rules, verification)

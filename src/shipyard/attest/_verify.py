@@ -17,11 +17,14 @@ from typing import Any
 from shipyard._errors import ImageError
 from shipyard.attest._attach import ARTIFACT_TYPE, DSSE, SBOM, STATEMENT
 from shipyard.attest._oci import Registry, RegistryError, split_reference, tag_for
+from shipyard.attest._policy import SigstorePolicy
 from shipyard.attest._provenance import GITHUB_RUNNER, LOCAL_BUILDER, PREDICATE_TYPE, STATEMENT_TYPE
 
 __all__ = ["Verification", "verify_image"]
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: A Sigstore bundle v0.3 (``shipyard.attest._sigstore.BUNDLE``; named here so that this module stays light).
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Verification:
     problem: str | None = None
     signed: bool = False
     keyid: str = ""
+    #: Who signed: ``key <keyid>`` or ``sigstore <certificate identity>``.
+    signer: str = ""
     attestation: str = ""
     storage: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +54,7 @@ class Verification:
             "verified": self.verified,
             "problem": self.problem,
             "keyid": self.keyid,
+            "signer": self.signer,
             "attestation": self.attestation,
             "storage": self.storage,
             **self.facts,
@@ -57,9 +63,17 @@ class Verification:
 
 
 def verify_image(
-    reference: str, *, trusted: list[tuple[str, bytes]], auth: dict[str, str] | None = None, timeout: float = 10.0
+    reference: str,
+    *,
+    trusted: list[tuple[str, bytes]],
+    auth: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    sigstore: SigstorePolicy | None = None,
 ) -> Verification:
     """Verify the attestations of ``reference`` (``registry/repo@sha256:...``) against the ``trusted`` public keys.
+
+    A Sigstore-signed attestation (a bundle) is verified offline against ``sigstore``'s trust root and identity;
+    without a ``sigstore`` policy it is refused. Every later check is the same for both kinds of signature.
 
     ``timeout`` bounds each registry request; retries of a faulty registry stop after twice that (a deploy gate
     must not wait minutes on a registry that hangs).
@@ -72,7 +86,7 @@ def verify_image(
         state: dict[str, Any] = {"attestation": manifest_digest, "storage": storage}
         try:
             try:
-                _check(repo, digest, manifest, trusted, state)
+                _check(repo, digest, manifest, trusted, state, sigstore=sigstore)
             except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
                 raise _Problem(f"the attestation is malformed ({type(exc).__name__})") from exc
         except _Problem as failed:
@@ -90,10 +104,15 @@ class _Problem(Exception):
 
 
 def _check(
-    repo: Registry, digest: str, manifest: dict[str, Any], trusted: list[tuple[str, bytes]], state: dict[str, Any]
+    repo: Registry,
+    digest: str,
+    manifest: dict[str, Any],
+    trusted: list[tuple[str, bytes]],
+    state: dict[str, Any],
+    *,
+    sigstore: SigstorePolicy | None = None,
 ) -> None:
     """Fill ``state`` with what checks out, in order; raise ``_Problem`` at the first thing that does not."""
-    from shipyard.attest._sign import SignatureInvalid, open_envelope
 
     subject = manifest.get("subject")
     if not isinstance(subject, dict) or subject.get("digest") != digest:
@@ -107,13 +126,7 @@ def _check(
             if not isinstance(layer.get("digest"), str) or not _DIGEST.match(layer["digest"]):
                 raise _Problem(f"the attestation manifest's {layer['mediaType'][:60]} layer has no sha256 digest")
             layers[layer["mediaType"]] = layer["digest"]
-    if DSSE not in layers:
-        raise _Problem("the provenance is not signed" if STATEMENT in layers else "the attestation holds no provenance")
-    try:
-        statement, state["keyid"] = open_envelope(_blob(repo, layers[DSSE]), trusted)
-    except SignatureInvalid as exc:
-        raise _Problem(f"signature: {exc}") from exc
-    state["signed"] = True
+    statement = _open(repo, layers, trusted, state, sigstore)
     if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
         raise _Problem("the signed statement is not SLSA provenance v1")
     listed_subjects = statement.get("subject")
@@ -137,6 +150,36 @@ def _check(
         state["sbom"] = json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise _Problem("the SBOM is not JSON") from exc
+
+
+def _open(
+    repo: Registry,
+    layers: dict[str, str],
+    trusted: list[tuple[str, bytes]],
+    state: dict[str, Any],
+    sigstore: SigstorePolicy | None,
+) -> dict[str, Any]:
+    """The signed statement: from the key-signed DSSE envelope, or from the Sigstore bundle that holds one."""
+    from shipyard.attest._sign import SignatureInvalid, open_envelope
+
+    if DSSE in layers:
+        try:
+            statement, state["keyid"] = open_envelope(_blob(repo, layers[DSSE]), trusted)
+        except SignatureInvalid as exc:
+            raise _Problem(f"signature: {exc}") from exc
+        state["signer"] = f"key {state['keyid'][:16]}"
+    elif SIGSTORE_BUNDLE in layers:
+        from shipyard.attest._sigstore import open_bundle
+
+        try:
+            statement, identity = open_bundle(_blob(repo, layers[SIGSTORE_BUNDLE]), sigstore)
+        except SignatureInvalid as exc:
+            raise _Problem(f"signature: {exc}") from exc
+        state["signer"] = f"sigstore {identity}"
+    else:
+        raise _Problem("the provenance is not signed" if STATEMENT in layers else "the attestation holds no provenance")
+    state["signed"] = True
+    return statement
 
 
 def _blob(repo: Registry, digest: str) -> bytes:

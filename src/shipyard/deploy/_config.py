@@ -20,6 +20,7 @@ from shipyard._pyproject import PYPROJECT, Field, find_root, load, table_at, val
 from shipyard._refs import parse_reference, registry_problem
 from shipyard._secrets import protect
 from shipyard.attest._gate import check_trust_root, parse_rules
+from shipyard.attest._policy import SigstorePolicy, parse_sigstore
 
 __all__ = ["Environment", "default_environment", "get_environment", "load_environments", "read_env_files"]
 
@@ -39,6 +40,7 @@ _COMMON = {
     "lock_ttl": Field((int, float), default=60, help="seconds a lock outlives its holder's last heartbeat"),
     "lock_heartbeat": Field((int, float), default=10, help="seconds between lock renewals"),
     "require": Field(list, default=[], help="deploy-gate rules (docs/supply-chain.md)"),
+    "sigstore": Field(dict, default={}, help="the Sigstore identity the gate trusts (docs/supply-chain.md)"),
 }
 _DOCKER = {
     **_COMMON,
@@ -92,6 +94,8 @@ class Environment:
     file: str = PYPROJECT
     #: Deploy-gate rules the image's verified provenance must meet (``shipyard.attest``); empty: no gate.
     require: tuple[str, ...] = ()
+    #: Whose Sigstore (keyless) signatures the gate accepts, and under which trust root; None: keys only.
+    sigstore: SigstorePolicy | None = None
 
     @property
     def repository(self) -> str:
@@ -145,6 +149,7 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
     common = {k: values.pop(k) for k in ("target", "image", "registry", "region", "health_path", "default")}
     timeout, lock_ttl = float(values.pop("timeout")), float(values.pop("lock_ttl"))
     require = parse_rules(values.pop("require"), file=file, key=f"{key}.require")
+    sigstore = parse_sigstore(values.pop("sigstore"), root=Path(file).parent, file=file, key=f"{key}.sigstore")
     if timeout <= 0:
         raise ConfigError("must be a positive number of seconds", file=file, key=f"{key}.timeout")
     lock_heartbeat = _lease_timing(lock_ttl, float(values.pop("lock_heartbeat")), file=file, key=key)
@@ -158,6 +163,7 @@ def _parse(name: str, table: object, *, file: str) -> Environment:
         settings=values,
         file=file,
         require=require,
+        sigstore=sigstore,
         **common,
     )
 

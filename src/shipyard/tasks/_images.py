@@ -182,9 +182,22 @@ def _attested_text(row: dict[str, Any]) -> str:
         "ref": "the image: registry/repository@sha256:... (or :tag, resolved through the registry)",
         "key": "a PEM public key to trust; repeat it (default: [tool.shipyard.signing] public-key)",
         "json": "print the verification as JSON",
+        "env": "trust what this deploy environment's gate trusts (its keys and its sigstore identity)",
+        "identity": "accept Sigstore bundles signed as this certificate identity (a workflow URL @ a ref)",
+        "issuer": "the identity's OIDC issuer (default: GitHub Actions')",
+        "trusted_root": "a Sigstore trusted_root.json (default: the public-good root sigstore-python embeds)",
     },
 )
-def verify(c: Any, ref: str, key: list[str] | None = None, json: bool = False) -> None:
+def verify(  # noqa: PLR0917 - invoke maps positional parameters to options
+    c: Any,
+    ref: str,
+    key: list[str] | None = None,
+    json: bool = False,
+    env: str = "",
+    identity: str = "",
+    issuer: str = "",
+    trusted_root: str = "",
+) -> None:
     """Fetch an image's SBOM and signed provenance from its registry, verify them and print what they say."""
     from pathlib import Path
 
@@ -203,11 +216,34 @@ def verify(c: Any, ref: str, key: list[str] | None = None, json: bool = False) -
     if len(keys) != len(key or []):
         missing = next(path for path in key or [] if not Path(path).is_file())
         raise ImageError(f"--key {missing}: no such file; pass a PEM public key")
-    verification = verify_image(reference, trusted=keys or trusted_keys(find_root()), auth=auth)
+    sigstore = _sigstore_policy(env, identity, issuer, trusted_root)
+    verification = verify_image(reference, trusted=keys or trusted_keys(find_root()), auth=auth, sigstore=sigstore)
     summary = verification.summary()
     _report([summary], as_json=json, text=lambda row: _verified_text(row, verification.sbom))
     if not verification.verified:
         raise ImageError(f"{reference}: not verified: {verification.problem}")
+
+
+def _sigstore_policy(env: str, identity: str, issuer: str, trusted_root: str) -> Any:
+    """The Sigstore identity to trust: ``--identity`` (checked as the config is), else ``--env``'s, else none."""
+    from pathlib import Path
+
+    from shipyard.attest._policy import GITHUB_ISSUER, parse_sigstore
+
+    if identity:
+        table = {"identity": identity, "issuer": issuer or GITHUB_ISSUER}
+        if trusted_root:
+            table["trusted_root"] = str(Path(trusted_root).resolve())
+        return parse_sigstore(table, root=Path.cwd(), file="image.verify", key="--identity")
+    if issuer or trusted_root:
+        from shipyard._errors import ConfigError
+
+        raise ConfigError("--issuer and --trusted-root need --identity (whom to trust)", file="image.verify")
+    if env:
+        from shipyard.deploy import get_environment
+
+        return get_environment(env).sigstore
+    return None
 
 
 def _verified_text(row: dict[str, Any], sbom: dict[str, Any]) -> str:
@@ -215,7 +251,7 @@ def _verified_text(row: dict[str, Any], sbom: dict[str, Any]) -> str:
     if row.get("problem"):
         lines.append(f"  problem     {row['problem']}")
     shown = {
-        "signed by": f"key {row['keyid'][:16]}" if row.get("keyid") else "",
+        "signed by": row.get("signer") or (f"key {row['keyid'][:16]}" if row.get("keyid") else ""),
         "stored": f"{row['storage']} ({row['attestation'][:19]})" if row.get("attestation") else "",
         "commit": f"{row['commit']}{' (uncommitted changes)' if row.get('dirty') else ' (clean tree)'}"
         + (f" on {row['branch']}" if row.get("branch") else "")

@@ -1,0 +1,196 @@
+"""Keyless provenance: the in-toto statement signed with Sigstore (sigstore-python), verified offline.
+
+Signing (``[tool.shipyard.signing] method = "sigstore"``) runs where an ambient OIDC token exists (GitHub Actions
+with ``permissions: id-token: write``): Fulcio certifies an ephemeral key for the workflow's identity, the DSSE
+envelope over the statement is logged in Rekor, and the result is a Sigstore bundle (v0.3 JSON), stored as the
+attestation layer. Verifying reads only the bundle and a trust root (``TrustedRoot``): no Fulcio, Rekor or TUF
+request. sigstore is imported only here, only when used (the ``sigstore`` extra).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard._errors import ConfigError, ImageError
+from shipyard.attest._policy import SigstorePolicy
+from shipyard.attest._sign import IN_TOTO_PAYLOAD, SignatureInvalid
+
+if TYPE_CHECKING:
+    from sigstore.models import TrustedRoot
+
+__all__ = ["BUNDLE", "open_bundle", "sign_keyless"]
+
+#: The attestation layer's media type: a Sigstore bundle v0.3 (what cosign and sigstore-python write).
+BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+_PUBLIC_GOOD_TUF = "https://tuf-repo-cdn.sigstore.dev"
+
+
+def _import_error(exc: ImportError) -> ConfigError:
+    return ConfigError(f"Sigstore needs sigstore-python ({exc.name} is missing); install shipyard[sigstore]")
+
+
+def sign_keyless(payload: bytes) -> bytes | None:
+    """A Sigstore bundle (JSON) of a DSSE envelope over ``payload``, signed with the ambient OIDC identity.
+
+    ``None`` outside CI when there is no ambient OIDC token. Needs the network (TUF, Fulcio, Rekor); under GitHub
+    Actions without a token, or when a service fails, raises a one-line ``ImageError``.
+    """
+    try:
+        # Fulcio's and Rekor's client errors derive from Exception only (sigstore-python 4.x).
+        from sigstore._internal.fulcio.client import ExpiredCertificate, FulcioClientError
+        from sigstore._internal.rekor import RekorClientError
+        from sigstore.dsse import Statement
+        from sigstore.errors import Error
+        from sigstore.models import ClientTrustConfig
+        from sigstore.oidc import ExpiredIdentity, IdentityToken, detect_credential
+        from sigstore.sign import SigningContext
+    except ImportError as exc:
+        raise _import_error(exc) from None
+    from shipyard._secrets import register_secret
+
+    try:
+        token = detect_credential()
+    except Error as exc:
+        raise ImageError(f"Sigstore signing: cannot get the CI's OIDC token ({_line(exc)})") from None
+    if token is None:
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            raise ImageError("Sigstore signing: no OIDC token; give the job `permissions: id-token: write`")
+        return None  # a developer's push: stored unsigned, as without a key (every gate refuses it)
+    register_secret(token)
+    try:
+        statement = Statement(payload)
+        context = SigningContext.from_trust_config(ClientTrustConfig.production())
+        with context.signer(IdentityToken(token)) as signer:
+            bundle = signer.sign_dsse(statement)
+    except (
+        Error,
+        ExpiredIdentity,
+        ExpiredCertificate,
+        FulcioClientError,
+        RekorClientError,
+        OSError,
+        ValueError,
+    ) as exc:
+        raise ImageError(f"Sigstore signing failed: {type(exc).__name__}: {_line(exc)}") from None
+    return bundle.to_json().encode()
+
+
+def _line(exc: BaseException, limit: int = 160) -> str:
+    from shipyard._secrets import redact
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return redact(text)[:limit]
+
+
+def trusted_root(policy: SigstorePolicy) -> TrustedRoot:
+    """The policy's trust root: its ``trusted_root`` file, or sigstore-python's embedded public-good root."""
+    path = policy.trusted_root
+    stamp = path.stat().st_mtime_ns if path is not None and path.exists() else 0
+    return _load_root(str(path) if path is not None else "", stamp, policy.file, policy.key)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_root(path: str, _stamp: int, file: str, key: str) -> TrustedRoot:
+    try:
+        from sigstore.errors import Error
+        from sigstore.models import TrustedRoot
+        from sigstore_models.trustroot.v1 import TrustedRoot as RootMessage
+    except ImportError as exc:
+        raise _import_error(exc) from None
+    where = f"{key}.trusted_root" if key else ""
+    try:
+        if path:
+            data = Path(path).read_bytes()
+        else:
+            # The root sigstore-python ships for the public-good instance (what its offline mode starts from);
+            # read as a file, so that verifying writes no TUF cache and fetches nothing.
+            from importlib.resources import files
+            from urllib.parse import quote
+
+            data = files("sigstore._store").joinpath(quote(_PUBLIC_GOOD_TUF, safe=""), "trusted_root.json").read_bytes()
+        root = TrustedRoot(RootMessage.from_json(data))
+        root.get_fulcio_certs()  # a root without a CA or a log is refused here, not halfway through a verify
+    except OSError as exc:
+        raise ConfigError(f"cannot read the Sigstore trusted root {path or '(embedded)'} ({exc})", file=file or None,
+                          key=where or None) from None  # fmt: skip
+    except (Error, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{path or 'the embedded trusted root'} is not a Sigstore trusted root ({_line(exc, 100)})",
+                          file=file or None, key=where or None) from None  # fmt: skip
+    return root
+
+
+def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, Any], str]:
+    """The statement a Sigstore bundle signs, and who signed it; ``SignatureInvalid`` (one line) otherwise.
+
+    The bundle is verified offline by sigstore-python's ``Verifier``: the certificate chains to the trust root at
+    the log's signed time, its embedded SCT and the log's inclusion promise and checkpoint are signed by the trust
+    root's keys, the certificate names ``policy.identity`` for ``policy.issuer``, and the DSSE signature holds.
+    """
+    if policy is None:
+        raise SignatureInvalid(
+            "the provenance is signed with Sigstore but no signer identity is trusted; "
+            "set sigstore = { identity = ... } for the environment (or image.verify --identity)"
+        )
+    try:
+        from sigstore.errors import Error
+        from sigstore.models import Bundle
+        from sigstore.verify import Verifier
+        from sigstore.verify.policy import Identity
+    except ImportError as exc:
+        raise _import_error(exc) from None
+    root = trusted_root(policy)
+    try:
+        bundle = Bundle.from_json(data)
+    except (Error, ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise SignatureInvalid(f"the Sigstore bundle is malformed ({type(exc).__name__})") from None
+    signer = _identities(bundle)
+    try:
+        payload_type, payload = Verifier(trusted_root=root).verify_dsse(
+            bundle, Identity(identity=policy.identity, issuer=policy.issuer)
+        )
+    except (Error, ValueError, TypeError, KeyError) as exc:
+        raise SignatureInvalid(_why(exc, policy, signer)) from None
+    if payload_type != IN_TOTO_PAYLOAD:
+        raise SignatureInvalid(f"the envelope's payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD}")
+    try:
+        statement = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise SignatureInvalid("the signed payload is not JSON") from exc
+    if not isinstance(statement, dict):
+        raise SignatureInvalid("the signed payload is not an in-toto statement")
+    return statement, policy.identity
+
+
+def _identities(bundle: Any) -> str:
+    """The certificate's identities (SANs), for a refusal's message; "" when it has none readable."""
+    from cryptography import x509
+
+    try:
+        names = bundle.signing_certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return ""
+    found = [*names.get_values_for_type(x509.UniformResourceIdentifier), *names.get_values_for_type(x509.RFC822Name)]
+    return ", ".join(sorted(found))
+
+
+def _why(exc: BaseException, policy: SigstorePolicy, signer: str) -> str:
+    text = _line(exc, 200)
+    if "SANs do not match" in text:
+        return f"the Sigstore certificate is for {signer or 'another identity'}, not {policy.identity}"
+    if "OIDCIssuer" in text or "OIDC issuer" in text or "1.3.6.1.4.1.57264.1.1" in text:
+        got = re.search(r"got '([^']*)'", text)
+        other = f" ({got.group(1)})" if got else ""
+        return f"the Sigstore certificate was issued for another OIDC issuer{other}, not {policy.issuer}"
+    if "certificate chain" in text:
+        where = policy.trusted_root or "the public-good Sigstore root"
+        return f"the Sigstore certificate does not chain to the trusted root {where} (signed under another root)"
+    if "SCT" in text or "log entry" in text or "checkpoint" in text or "inclusion" in text:
+        return f"the Sigstore bundle's transparency log proof is not signed by the trusted root's logs ({text})"
+    if "DSSE" in text or "signature" in text.lower():
+        return f"the Sigstore DSSE signature does not verify: the payload was changed ({text})"
+    return f"the Sigstore bundle does not verify ({text})"

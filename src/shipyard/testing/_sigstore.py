@@ -1,0 +1,250 @@
+"""An offline Sigstore instance for tests: a Fulcio-like CA, a CT log and a Rekor log, every key made in memory.
+
+    instance = SigstoreInstance()
+    instance.write_trusted_root(tmp_path / "trusted_root.json")
+    bundle = instance.sign_dsse(statement_bytes, identity="https://github.com/acme/app/.github/workflows/d.yml@refs/heads/main")
+
+``sign_dsse`` returns what a keyless signing under GitHub Actions stores: a Sigstore bundle (v0.3 JSON) holding a
+DSSE envelope over the statement, a short-lived leaf certificate for ``identity`` (issuer extension included) with
+an embedded SCT signed by the CT log key, and a Rekor v1 ``dsse`` entry with a signed inclusion promise and a
+signed checkpoint over a one-leaf tree. sigstore-python's real ``Verifier`` accepts it offline against
+``trusted_root_json``; nothing of the verification is replaced. Needs the ``sigstore`` extra (rfc8785 comes with
+it). For tests only: the keys are thrown away with the instance.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GITHUB_ISSUER", "SigstoreInstance"]
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+IN_TOTO = "application/vnd.in-toto+json"
+_TRUSTED_ROOT = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"  # Fulcio's OIDC issuer extension (raw string)
+_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"  # the same, DER UTF8String
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _der_length(size: int) -> bytes:
+    if size < 0x80:
+        return bytes([size])
+    body = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _spki(key: Any) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return bytes(key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+
+
+class SigstoreInstance:
+    """A CA, a CT log and a transparency log of their own; ``trusted_root_json`` is what a verifier trusts."""
+
+    def __init__(self, *, name: str = "shipyard-test", now: dt.datetime | None = None) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.name = name
+        self.now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        self._ca_key = ec.generate_private_key(ec.SECP256R1())
+        self._ct_key = ec.generate_private_key(ec.SECP256R1())
+        self._log_key = ec.generate_private_key(ec.SECP256R1())
+        self._ca_name = x509.Name(
+            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, name), x509.NameAttribute(NameOID.COMMON_NAME, f"{name} CA")]
+        )
+        self.ca = (
+            x509.CertificateBuilder()
+            .subject_name(self._ca_name)
+            .issuer_name(self._ca_name)
+            .public_key(self._ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - dt.timedelta(days=1))
+            .not_valid_after(self.now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._ca_key.public_key()), critical=False)
+            .sign(self._ca_key, hashes.SHA256())
+        )
+        self.log_id = hashlib.sha256(_spki(self._log_key)).digest()
+
+    # -- the trust root
+
+    @property
+    def trusted_root_json(self) -> str:
+        """The ``trusted_root.json`` (Sigstore's TrustedRoot v0.1) naming this instance's CA, CT log and Rekor log."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        start = (self.now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def log(key: Any, url: str) -> dict[str, Any]:
+            return {
+                "baseUrl": url,
+                "hashAlgorithm": "SHA2_256",
+                "logId": {"keyId": _b64(hashlib.sha256(_spki(key)).digest())},
+                "publicKey": {
+                    "rawBytes": _b64(_spki(key)),
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": {"start": start},
+                },
+            }
+
+        root = {
+            "mediaType": _TRUSTED_ROOT,
+            "tlogs": [log(self._log_key, f"https://rekor.{self.name}.invalid")],
+            "ctlogs": [log(self._ct_key, f"https://ctfe.{self.name}.invalid")],
+            "certificateAuthorities": [
+                {
+                    "subject": {"organization": self.name, "commonName": f"{self.name} CA"},
+                    "uri": f"https://fulcio.{self.name}.invalid",
+                    "certChain": {"certificates": [{"rawBytes": _b64(self.ca.public_bytes(Encoding.DER))}]},
+                    "validFor": {"start": start},
+                }
+            ],
+            "timestampAuthorities": [],
+        }
+        return json.dumps(root, indent=2)
+
+    def write_trusted_root(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.trusted_root_json)
+        return path
+
+    # -- signing, as Fulcio + Rekor would for a keyless signer
+
+    def _leaf(self, key: Any, identity: str, issuer: str) -> Any:
+        """A Fulcio-style 10-minute code-signing certificate for ``identity``, with an SCT from the CT log."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+
+        san = x509.UniformResourceIdentifier(identity) if "://" in identity else x509.RFC822Name(identity)
+        utf8 = issuer.encode()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([]))
+            .issuer_name(self._ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now - dt.timedelta(minutes=1))
+            .not_valid_after(self.now + dt.timedelta(minutes=10))
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([san]), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()), False)
+            .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(_ISSUER_V1), utf8), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(x509.ObjectIdentifier(_ISSUER_V2), b"\x0c" + _der_length(len(utf8)) + utf8),
+                critical=False,
+            )
+        )
+        # RFC 6962 3.2: the CT log signs the precertificate's TBS (no SCT extension) and the issuer's key hash.
+        tbs = builder.sign(self._ca_key, hashes.SHA256()).tbs_certificate_bytes
+        millis = int(self.now.timestamp() * 1000)
+        signed = (
+            struct.pack("!BBQH", 0, 0, millis, 1)  # v1, certificate_timestamp, timestamp, precert_entry
+            + hashlib.sha256(_spki(self._ca_key)).digest()
+            + len(tbs).to_bytes(3, "big")
+            + tbs
+            + b"\x00\x00"  # no CT extensions
+        )
+        signature = self._ct_key.sign(signed, ec.ECDSA(hashes.SHA256()))
+        sct = (
+            b"\x00"
+            + hashlib.sha256(_spki(self._ct_key)).digest()
+            + struct.pack("!QH", millis, 0)
+            + struct.pack("!BBH", 4, 3, len(signature))  # SHA-256, ECDSA
+            + signature
+        )
+        sct_list = struct.pack("!HH", len(sct) + 2, len(sct)) + sct
+        octets = b"\x04" + _der_length(len(sct_list)) + sct_list
+        return builder.add_extension(
+            x509.UnrecognizedExtension(ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, octets), critical=False
+        ).sign(self._ca_key, hashes.SHA256())
+
+    def signer(self, identity: str, issuer: str = GITHUB_ISSUER) -> Callable[[bytes], bytes]:
+        """A keyless signer for ``shipyard.attest.attach(..., keyless=...)``: signs as ``identity``."""
+        return lambda payload: self.sign_dsse(payload, identity=identity, issuer=issuer)
+
+    def sign_dsse(
+        self, payload: bytes, *, identity: str, issuer: str = GITHUB_ISSUER, payload_type: str = IN_TOTO
+    ) -> bytes:
+        """A Sigstore bundle (JSON bytes) of a DSSE envelope over ``payload``, signed as ``identity``."""
+        import rfc8785
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        key = ec.generate_private_key(ec.SECP256R1())  # ephemeral, as a keyless signer's
+        cert = self._leaf(key, identity, issuer)
+        kind = payload_type.encode()
+        pae = b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
+        signature = key.sign(pae, ec.ECDSA(hashes.SHA256()))
+        envelope = {"payload": _b64(payload), "payloadType": payload_type, "signatures": [{"sig": _b64(signature)}]}
+        body: dict[str, Any] = {
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": _sha256_hex(json.dumps(envelope).encode())},
+                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+                "signatures": [{"signature": _b64(signature), "verifier": _b64(cert.public_bytes(Encoding.PEM))}],
+            },
+        }
+        canonical = rfc8785.dumps(body)
+        index = 0  # every bundle its own one-leaf tree
+        integrated = int(self.now.timestamp())
+        # A tree of one leaf: its root is the leaf hash, the inclusion proof has no hashes.
+        leaf = hashlib.sha256(b"\x00" + canonical).digest()
+        origin = f"rekor.{self.name}.invalid - {int.from_bytes(self.log_id[:8], 'big')}"
+        note = f"{origin}\n1\n{_b64(leaf)}\n"
+        checkpoint_sig = self._log_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
+        checkpoint = f"{note}\n\u2014 {origin.partition(' ')[0]} {_b64(self.log_id[:4] + checkpoint_sig)}\n"
+        promise = rfc8785.dumps(
+            {"body": _b64(canonical), "integratedTime": integrated, "logID": self.log_id.hex(), "logIndex": index}
+        )
+        bundle = {
+            "mediaType": _BUNDLE,
+            "verificationMaterial": {
+                "certificate": {"rawBytes": _b64(cert.public_bytes(Encoding.DER))},
+                "tlogEntries": [
+                    {
+                        "logIndex": str(index),
+                        "logId": {"keyId": _b64(self.log_id)},
+                        "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+                        "integratedTime": str(integrated),
+                        "inclusionPromise": {
+                            "signedEntryTimestamp": _b64(self._log_key.sign(promise, ec.ECDSA(hashes.SHA256())))
+                        },
+                        "inclusionProof": {
+                            "logIndex": str(index),
+                            "rootHash": _b64(leaf),
+                            "treeSize": "1",
+                            "hashes": [],
+                            "checkpoint": {"envelope": checkpoint},
+                        },
+                        "canonicalizedBody": _b64(canonical),
+                    }
+                ],
+            },
+            "dsseEnvelope": envelope,
+        }
+        return json.dumps(bundle).encode()

@@ -1,0 +1,572 @@
+"""Sigstore (keyless) provenance on real images in a real registry, verified offline by sigstore-python's Verifier.
+
+Fulcio, Rekor and GitHub's OIDC cannot be reached from here, so the signing service is an offline
+``shipyard.testing.SigstoreInstance`` made in the test (its own CA, CT log and Rekor keys, and the
+``trusted_root.json`` naming them). Everything else is real: the image is built and pushed to a real registry, our
+``attach`` stores the bundle over our own statement, and ``image.verify`` / the deploy gate fetch it and run
+sigstore's real ``Verifier`` against the trust root and the configured identity. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipyard._command import run
+from shipyard._errors import ConfigError, DeployError
+from shipyard.attest import attach, check, verify_image
+from shipyard.attest._oci import Registry, tag_for
+from shipyard.attest._policy import SigstorePolicy
+from shipyard.deploy import HistoryRecord, Shipped, deploy, get_environment, load_environments
+from shipyard.images import PushedImage, build_image, load_image, push_image
+from shipyard.testing import LocalRegistry, SigstoreInstance
+
+pytestmark = [pytest.mark.docker, pytest.mark.registry]
+
+IDENTITY = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/heads/main"
+OTHER_IDENTITY = "https://github.com/mallory/tiny/.github/workflows/deploy.yml@refs/heads/main"
+BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+INVOKE = str(Path(sys.executable).with_name("invoke"))
+AMBIENT = (
+    "SHIPYARD_SIGNING_KEY",
+    "GITHUB_ACTIONS",
+    "GITHUB_REF",
+    "GITHUB_RUN_ID",
+    "GITHUB_REPOSITORY",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "SIGSTORE_ID_TOKEN",
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in AMBIENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def instance() -> SigstoreInstance:
+    return SigstoreInstance(name="shipyard-test")
+
+
+@pytest.fixture(scope="module")
+def impostor() -> SigstoreInstance:
+    """Another Sigstore instance: same identities, another CA and other logs."""
+    return SigstoreInstance(name="impostor")
+
+
+@pytest.fixture(scope="module")
+def scratch_base(docker_client: Any) -> Iterator[str]:
+    """A base image of one file on ``scratch`` (COPY-only Dockerfiles need nothing on the host)."""
+    tag = f"shipyard-test/scratch:{uuid.uuid4().hex[:12]}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY marker /marker\n"), ("marker", tag.encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    for line in docker_client.api.build(fileobj=buffer, custom_context=True, tag=tag, network_mode="none", decode=True):
+        assert "error" not in line, line
+    try:
+        yield tag
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(tag)
+
+
+@pytest.fixture
+def project(tmp_path: Path, scratch_base: str, registry: LocalRegistry, instance: SigstoreInstance) -> Path:
+    """An app that knows nothing of Shipyard but its pyproject tables: keyless signing, gated environments."""
+    root = tmp_path / "tiny"
+    root.mkdir()
+    repository = f"shipyard-test/sigstore-{uuid.uuid4().hex[:10]}"
+    instance.write_trusted_root(root / "ci" / "trusted_root.json")
+    policy = f'sigstore = {{ identity = "{IDENTITY}", trusted_root = "ci/trusted_root.json" }}'
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            name = "tiny-app"
+            version = "0.1.0"
+            requires-python = ">=3.11"
+            dependencies = []
+
+            [tool.shipyard.images.tiny]
+            context = "image"
+            package = "tiny-app"
+            repository = "{repository}"
+            build-args = {{ BASE_IMAGE = "{scratch_base}" }}
+
+            [tool.shipyard.signing]
+            method = "sigstore"
+
+            [tool.shipyard.environments.gated]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            require = ["signed", "clean-tree", "branch:main"]
+            {policy}
+
+            [tool.shipyard.environments.ci-only]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            require = ["builder:github-actions"]
+            {policy}
+
+            [tool.shipyard.environments.open]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            """
+        )
+    )
+    (root / "image").mkdir()
+    (root / "image" / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY artifacts/app/ /app/\n")
+    (root / "dist").mkdir()
+    (root / "dist" / "tiny_app-0.1.0-py3-none-any.whl").write_bytes(uuid.uuid4().bytes)  # copied, never installed
+    (root / "tasks.py").write_text("from shipyard.tasks import ns\n")
+    (root / ".gitignore").write_text("dist/\n.shipyard/\n")
+    run(["uv", "lock", "--quiet"], cwd=root)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    run([*git, "init", "--quiet", "-b", "main"], cwd=root)
+    run([*git, "add", "-A"], cwd=root)
+    run([*git, "commit", "--quiet", "-m", "init"], cwd=root)
+    return root
+
+
+def _push(root: Path, registry: LocalRegistry, janitor: Any) -> PushedImage:
+    """Build and push: keyless signing without an ambient OIDC token (a developer's push) stores it unsigned."""
+    built = build_image(load_image("tiny", root))
+    janitor.tags += [built.id, *built.tags]
+    pushed = push_image(built, registry.address)
+    janitor.tags += list(pushed.tags)
+    return pushed
+
+
+def _sign(pushed: PushedImage, registry: LocalRegistry, signer: Callable[[bytes], bytes | None]) -> Any:
+    """What the push does in CI, with the offline instance standing in for Fulcio and Rekor."""
+    assert pushed.built.attestations is not None
+    return attach(
+        pushed.built.attestations,
+        registry=registry.address,
+        name=pushed.built.image,
+        digest=pushed.digest,
+        auth={},
+        keyless=signer,
+    )
+
+
+def _stored_bundle(registry: LocalRegistry, pushed: PushedImage) -> tuple[Registry, dict[str, Any], dict[str, Any]]:
+    repo = Registry(registry.address, pushed.built.image)
+    manifest, _ = repo.manifest(tag_for(pushed.digest)) or ({}, "")
+    layer = next(layer for layer in manifest["layers"] if layer["mediaType"] == BUNDLE)
+    return repo, manifest, layer
+
+
+def _replace_bundle(registry: LocalRegistry, pushed: PushedImage, data: bytes, media_type: str = BUNDLE) -> None:
+    """An attacker with push access to the registry (not to the signing identity) swaps the bundle layer."""
+    repo, manifest, layer = _stored_bundle(registry, pushed)
+    layer.update(repo.push_blob(data))
+    layer["mediaType"] = media_type
+    repo.put_manifest(manifest, tag_for(pushed.digest))
+
+
+@dataclass
+class RecordingTarget:
+    """The deploy flow's target seam, recording what the flow asked of it (the gate must refuse before any)."""
+
+    kind: str = "recording"
+    calls: list[str] = field(default_factory=list)
+    written: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def lock(self) -> Any:
+        calls = self.calls
+        calls.append("lock")
+
+        class _Lock:
+            def acquire(self, holder: str) -> None:
+                calls.append("acquire")
+
+            def check(self) -> None:
+                calls.append("check")
+
+            def release(self) -> None:
+                calls.append("release")
+
+        return _Lock()
+
+    def history(self) -> Any:
+        from shipyard.deploy._journal import Journal
+
+        target = self
+
+        class _Memory(Journal):
+            def _write(self, name: str, data: bytes) -> None:
+                target.written.append((name, data))
+
+            def _read(self) -> list[tuple[str, bytes]]:
+                return sorted(target.written)
+
+        return _Memory("recording")
+
+    def recorded(self) -> list[HistoryRecord]:
+        return list(self.history().records())
+
+    def ship(self, image: str, deploy_id: str, **kwargs: Any) -> Shipped:
+        self.calls.append(f"ship {image}")
+        return Shipped(True)
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+def _refusal(root: Path, env: str, image: str) -> str:
+    target = RecordingTarget()
+    with pytest.raises(DeployError) as caught:
+        deploy(get_environment(env, root), image, target=target)  # type: ignore[arg-type]
+    assert target.calls == [], "the gate must refuse before the target is touched"
+    assert target.recorded() == []
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# ---------------------------------------------------------------- accepted
+
+
+def test_a_sigstore_signed_image_verifies_offline_and_deploys_with_what_was_verified(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    assert pushed.attested is not None
+    assert pushed.attested.signed is False  # no OIDC token on a developer's machine: stored unsigned
+    attached = _sign(pushed, registry, instance.signer(IDENTITY))
+    assert attached.signed is True
+    assert attached.storage == f"tag:{tag_for(pushed.digest)}"  # distribution 2.8: no referrers API
+
+    # The stored layer is a Sigstore bundle v0.3 whose DSSE payload is our own in-toto statement for this digest.
+    repo, _, layer = _stored_bundle(registry, pushed)
+    bundle = json.loads(repo.blob(layer["digest"]))
+    assert bundle["mediaType"] == BUNDLE
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    assert statement["subject"][0]["digest"] == {"sha256": pushed.digest.removeprefix("sha256:")}
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+
+    target = RecordingTarget()
+    result = deploy(get_environment("gated", project), pushed.reference, target=target)  # type: ignore[arg-type]
+
+    assert result.ok
+    assert f"ship {pushed.reference}" in target.calls
+    (record,) = target.recorded()
+    assert record.verified["verified"] is True
+    assert record.verified["signer"] == f"sigstore {IDENTITY}"
+    assert record.verified["commit"] == run(["git", "rev-parse", "HEAD"], cwd=project).output.strip()
+    assert record.verified["rules"] == ["signed", "clean-tree", "branch:main"]
+
+
+def test_the_rules_read_a_sigstore_signed_statement_as_they_read_a_key_signed_one(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    message = _refusal(project, "ci-only", pushed.reference)
+    assert 'refused by rule "builder:github-actions": built by https://github.com/shipyard-dev/shipyard' in message
+
+
+def test_invoke_image_verify_checks_a_bundle_against_the_identity_and_trust_root(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    env = {k: v for k, v in os.environ.items() if k not in AMBIENT}
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [INVOKE, "image.verify", pushed.reference, *args]
+        return subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    by_env = verify("--env", "gated")
+    assert by_env.returncode == 0, by_env.stderr
+    assert f"verified {pushed.reference}" in by_env.stdout
+    assert f"signed by   sigstore {IDENTITY}" in by_env.stdout
+
+    by_flags = verify("--identity", IDENTITY, "--trusted-root", "ci/trusted_root.json", "--json")
+    assert by_flags.returncode == 0, by_flags.stderr
+    assert json.loads(by_flags.stdout)["signer"] == f"sigstore {IDENTITY}"
+
+    wrong = verify("--identity", OTHER_IDENTITY, "--trusted-root", "ci/trusted_root.json")
+    assert wrong.returncode == 1
+    assert "Traceback" not in wrong.stderr
+    assert wrong.stderr.strip().count("\n") == 0
+    assert f"the Sigstore certificate is for {IDENTITY}, not {OTHER_IDENTITY}" in wrong.stderr
+
+    untrusted = verify()  # no identity given, none configured for image.verify: a bundle alone proves nothing
+    assert untrusted.returncode == 1
+    assert "no signer identity is trusted" in untrusted.stderr
+
+    slash = verify("--identity", IDENTITY + "/")
+    assert slash.returncode == 2
+    assert "ends with '/'" in slash.stderr
+    assert slash.stderr.strip().count("\n") == 0
+
+
+# ---------------------------------------------------------------- refused, each with its own reason
+
+
+def test_gate_refuses_a_bundle_from_another_identity(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(OTHER_IDENTITY))
+    message = _refusal(project, "gated", pushed.reference)
+    assert f'refused by rule "signed": signature: the Sigstore certificate is for {OTHER_IDENTITY}' in message
+    assert f"not {IDENTITY}" in message
+
+
+def test_gate_refuses_a_bundle_from_another_issuer(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY, issuer="https://gitlab.example.com"))
+    message = _refusal(project, "gated", pushed.reference)
+    assert (
+        "signature: the Sigstore certificate was issued for another OIDC issuer (https://gitlab.example.com), not"
+        in message
+    )
+
+
+def test_gate_refuses_a_bundle_signed_under_another_trust_root(
+    project: Path, registry: LocalRegistry, janitor: Any, impostor: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, impostor.signer(IDENTITY))  # right identity, wrong CA and logs
+    message = _refusal(project, "gated", pushed.reference)
+    assert 'refused by rule "signed": signature: the Sigstore certificate does not chain to the trusted root' in message
+
+
+def test_gate_refuses_a_tampered_statement(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    repo, _, layer = _stored_bundle(registry, pushed)
+    bundle = json.loads(repo.blob(layer["digest"]))
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    for dep in statement["predicate"]["buildDefinition"]["resolvedDependencies"]:
+        if "gitCommit" in dep["digest"]:
+            dep["annotations"]["branch"] = "release"  # what an attacker would change: a fact a rule reads
+    bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    _replace_bundle(registry, pushed, json.dumps(bundle).encode())
+
+    message = _refusal(project, "gated", pushed.reference)
+
+    assert 'refused by rule "signed": signature: the Sigstore DSSE signature does not verify' in message
+
+
+def test_gate_refuses_a_bundle_for_another_digest(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    genuine = _push(project, registry, janitor)
+    genuine_bundle: list[bytes] = []
+
+    def keep(payload: bytes) -> bytes:
+        genuine_bundle.append(instance.sign_dsse(payload, identity=IDENTITY))
+        return genuine_bundle[-1]
+
+    _sign(genuine, registry, keep)
+    (project / "image" / "Dockerfile").write_text((project / "image" / "Dockerfile").read_text() + "LABEL other=yes\n")
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "other"], cwd=project)
+    victim = _push(project, registry, janitor)
+    assert victim.digest != genuine.digest
+    # A genuinely signed bundle (right identity, right root) for the first image, attached to the second.
+    _sign(victim, registry, lambda payload: genuine_bundle[0])
+
+    message = _refusal(project, "gated", victim.reference)
+
+    assert f'refused by rule "signed": the signed provenance is for sha256:{genuine.digest[7:19]}' in message
+    assert f"not {victim.digest[:19]}" in message
+
+
+def test_gate_refuses_an_unsigned_image(project: Path, registry: LocalRegistry, janitor: Any) -> None:
+    pushed = _push(project, registry, janitor)  # keyless configured, no OIDC token: the bare statement
+    message = _refusal(project, "gated", pushed.reference)
+    assert 'refused by rule "signed": the provenance is not signed' in message
+
+
+def test_an_environment_without_the_gate_deploys_anything(
+    project: Path, registry: LocalRegistry, janitor: Any, impostor: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, impostor.signer(OTHER_IDENTITY))
+    target = RecordingTarget()
+    result = deploy(get_environment("open", project), pushed.reference, target=target)  # type: ignore[arg-type]
+    assert result.ok
+    assert f"ship {pushed.reference}" in target.calls
+    assert target.recorded()[0].verified == {}
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        (lambda data: data[: len(data) // 2], "the Sigstore bundle is malformed"),
+        (
+            lambda data: b'{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}',
+            "the Sigstore bundle is malformed",
+        ),
+        (lambda data: b"[" * 100_000 + b"]" * 100_000, "the Sigstore bundle is malformed"),
+        (lambda data: json.dumps(json.loads(data) | {"mediaType": "application/x-other"}).encode(), "malformed"),
+        (lambda data: data + b" " * (50 * 1024 * 1024), "a layer of the attestation is too large"),
+    ],
+    ids=["truncated", "no-content", "deeply-nested", "other-bundle-type", "50-MB"],
+)
+def test_broken_bundles_are_each_refused_in_one_line(  # noqa: PLR0917 - fixtures and parameters
+    project: Path,
+    registry: LocalRegistry,
+    janitor: Any,
+    instance: SigstoreInstance,
+    mangle: Callable[[bytes], bytes],
+    reason: str,
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    repo, _, layer = _stored_bundle(registry, pushed)
+    _replace_bundle(registry, pushed, mangle(repo.blob(layer["digest"])))
+    message = _refusal(project, "gated", pushed.reference)
+    assert f'refused by rule "signed": {"signature: " if "large" not in reason else ""}' in message
+    assert reason in message
+
+
+def test_a_bundle_under_another_media_type_is_not_read_as_one(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    repo, _, layer = _stored_bundle(registry, pushed)
+    _replace_bundle(registry, pushed, repo.blob(layer["digest"]), media_type="application/vnd.dev.sigstore.bundle+json")
+    message = _refusal(project, "gated", pushed.reference)
+    assert 'refused by rule "signed": the attestation holds no provenance' in message
+
+
+def test_verify_image_without_a_sigstore_policy_refuses_a_bundle(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    verification = verify_image(pushed.reference, trusted=[])
+    assert not verification.verified
+    assert verification.problem is not None
+    assert "no signer identity is trusted" in verification.problem
+    trusting = SigstorePolicy(identity=IDENTITY, trusted_root=project / "ci" / "trusted_root.json")
+    assert verify_image(pushed.reference, trusted=[], sigstore=trusting).verified
+    facts = check(get_environment("gated", project), pushed.reference)
+    assert facts["verified"] is True
+
+
+# ---------------------------------------------------------------- configuration mistakes, at config time
+
+
+def _config_error(root: Path, policy: str) -> str:
+    text = (root / "pyproject.toml").read_text()
+    start = text.index("sigstore = {", text.index("[tool.shipyard.environments.gated]"))
+    end = text.index("\n", start)
+    (root / "pyproject.toml").write_text(text[:start] + policy + text[end:])
+    with pytest.raises(ConfigError) as caught:
+        load_environments(root)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(root / "pyproject.toml") in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("policy", "key", "reason"),
+    [
+        (f'sigstore = {{ identity = "{IDENTITY}/" }}', "sigstore.identity", "ends with '/'"),
+        (f'sigstore = {{ identity = " {IDENTITY}" }}', "sigstore.identity", "without surrounding spaces"),
+        ('sigstore = { identity = "https://github.com/acme/tiny" }', "sigstore.identity", "not a GitHub Actions"),
+        (
+            f'sigstore = {{ identity = "{IDENTITY}", issuer = "https://token.actions.githubusercontent.com/" }}',
+            "sigstore.issuer",
+            "ends with '/'",
+        ),
+        (
+            f'sigstore = {{ identity = "{IDENTITY}", trusted_root = "ci/missing.json" }}',
+            "sigstore.trusted_root",
+            "cannot read",
+        ),
+        (
+            f'sigstore = {{ identity = "{IDENTITY}", trusted_root = "pyproject.toml" }}',
+            "sigstore.trusted_root",
+            "is not JSON",
+        ),
+        (
+            f'sigstore = {{ identity = "{IDENTITY}", trusted_root = "ci/bad-root.json" }}',
+            "sigstore.trusted_root",
+            "is not a Sigstore trusted root",
+        ),
+        (f'sigstore = {{ identity = "{IDENTITY}", subject = "x" }}', "sigstore.subject", "unknown key"),
+        ('sigstore = { issuer = "https://token.actions.githubusercontent.com" }', "sigstore.identity", "missing"),
+    ],
+    ids=[
+        "trailing-slash",
+        "spaces",
+        "not-a-workflow",
+        "issuer-slash",
+        "missing-root",
+        "not-json",
+        "other-json",
+        "unknown-key",
+        "no-identity",
+    ],
+)
+def test_sigstore_policy_mistakes_are_one_config_error_naming_the_key(
+    project: Path, policy: str, key: str, reason: str
+) -> None:
+    (project / "ci" / "bad-root.json").write_text('{"mediaType": "application/vnd.in-toto+json"}')
+    message = _config_error(project, policy)
+    assert f"tool.shipyard.environments.gated.{key}" in message
+    assert reason in message
+
+
+def test_a_corrupt_trust_root_that_passes_the_config_check_is_one_line_at_verify(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    root_file = project / "ci" / "trusted_root.json"
+    data = json.loads(root_file.read_text())
+    data["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"] = "bm90IGEgY2VydA=="
+    root_file.write_text(json.dumps(data))
+    message = _refusal(project, "gated", pushed.reference)
+    assert 'refused by rule "signed": cannot verify:' in message
+    assert "is not a Sigstore trusted root" in message
+
+
+def test_the_embedded_public_good_root_is_the_default_and_refuses_a_test_instance_bundle(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    verification = verify_image(pushed.reference, trusted=[], sigstore=SigstorePolicy(identity=IDENTITY))
+    assert not verification.verified
+    assert verification.problem is not None
+    assert "does not chain to the trusted root the public-good Sigstore root" in verification.problem
