@@ -3,18 +3,23 @@
 An ``ecs`` environment is deployable from CI (OIDC credentials to AWS). A ``docker`` environment is only when it
 names a remote engine (``docker_host`` other than a local socket): the default engine is the machine that runs the
 command, which on a CI runner is a throwaway VM, not your server.
+
+A deploy job builds, pushes and so signs the image's provenance (docs/supply-chain.md): with a key, its step gets
+the ``[tool.shipyard.signing] key-env`` variable from the repository (or environment) secret of that name; keyless
+(``method = "sigstore"``), the job's ``id-token: write`` lets sigstore-python get the workflow's OIDC token. Both
+are given to the deploy jobs only, the only jobs that push.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shipyard._errors import ConfigError
 from shipyard.ci._config import CiConfig
 
-__all__ = ["DeployPlan", "deployable", "plan_deploys"]
+__all__ = ["DeployPlan", "deployable", "plan_deploys", "signing_env"]
 
 _KEY = "tool.shipyard.ci"
 
@@ -27,6 +32,10 @@ class DeployPlan:
     tag: str | None
     choices: tuple[str, ...]
     known: tuple[str, ...]  # every environment the project defines, deployable or not
+    #: The deploy step's signing variables (``{"SHIPYARD_SIGNING_KEY": "${{ secrets.SHIPYARD_SIGNING_KEY }}"}``).
+    signing: Mapping[str, str] = field(default_factory=dict)
+    #: Keyless: the deploy job signs with its OIDC identity (it needs ``id-token: write``, which it has for AWS).
+    keyless: bool = False
 
 
 def deployable(target: str, settings: Mapping[str, object]) -> bool:
@@ -69,9 +78,36 @@ def plan_deploys(root: Path, config: CiConfig) -> DeployPlan:
             )
         return value
 
+    signing, keyless = signing_env(root)
     return DeployPlan(
         main=pick("deploy-main", config.deploy_main, "staging"),
         tag=pick("deploy-tag", config.deploy_tag, "production"),
         choices=ready,
         known=tuple(envs),
+        signing=signing,
+        keyless=keyless,
     )
+
+
+def signing_env(root: Path) -> tuple[dict[str, str], bool]:
+    """What a deploy step needs to sign: the key's variable from the secret of its name, or keyless (no secret).
+
+    Nothing for a project without ``[tool.shipyard.signing]``: its pushes stay unsigned, as on a laptop.
+    """
+    from shipyard._pyproject import load
+    from shipyard.attest._config import TABLE, signing_from
+
+    file = str(root / "pyproject.toml")
+    data = load(root / "pyproject.toml")
+    if "signing" not in data.get("tool", {}).get("shipyard", {}):
+        return {}, False
+    signing = signing_from(data, root=root, file=file)
+    if signing.method == "sigstore":
+        return {}, True
+    if signing.key_env.upper().startswith("GITHUB_"):
+        raise ConfigError(
+            f"{signing.key_env!r} cannot be a GitHub secret's name (GITHUB_ is reserved); rename it",
+            file=file,
+            key=f"{TABLE}.key-env",
+        )
+    return {signing.key_env: "${{ secrets." + signing.key_env + " }}"}, False

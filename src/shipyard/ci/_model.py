@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,9 @@ def ci_workflow(sessions: Sequence[NoxSession], config: CiConfig, deploys: Deplo
     jobs[GATE_JOB] = _gate_job(list(jobs), config)
     if deploys.main:
         # Inline rather than a call of deploy.yml: the OIDC permission then sits on this one job and nowhere else.
-        jobs[f"deploy-{job_id(deploys.main)}"] = _deploy_job(config, deploys.main, needs=[GATE_JOB], condition=_ON_MAIN)
+        jobs[f"deploy-{job_id(deploys.main)}"] = _deploy_job(
+            config, deploys.main, needs=[GATE_JOB], condition=_ON_MAIN, signing=deploys.signing
+        )
     on: dict[str, Any] = {"push": {"branches": ["main"]}, "pull_request": None, "workflow_dispatch": None}
     return {
         "name": "CI",
@@ -292,7 +294,14 @@ def _gate_job(needs: list[str], config: CiConfig) -> Job:
     }
 
 
-def _deploy_job(config: CiConfig, target: str, *, needs: list[str] | None = None, condition: str = "") -> Job:
+def _deploy_job(
+    config: CiConfig,
+    target: str,
+    *,
+    needs: list[str] | None = None,
+    condition: str = "",
+    signing: Mapping[str, str] | None = None,
+) -> Job:
     """The job that runs ``invoke deploy --env <target>`` (a name, or a ``${{ }}`` expression giving one)."""
     steps = [*_checkout_and_uv(config, cache=False)]
     steps.append(
@@ -305,7 +314,12 @@ def _deploy_job(config: CiConfig, target: str, *, needs: list[str] | None = None
     if config.setup:
         steps.append({"name": "Set up the machine", "run": config.setup})
     steps.append(
-        {"name": "Deploy", "run": 'uv run --locked invoke deploy --env "$DEPLOY_ENV"', "env": {"DEPLOY_ENV": target}}
+        {
+            "name": "Deploy",
+            "run": 'uv run --locked invoke deploy --env "$DEPLOY_ENV"',
+            # The push signs the provenance: the signing key from its secret, only on this step (_deploys.signing_env).
+            "env": {"DEPLOY_ENV": target, **(signing or {})},
+        }
     )
     # The deploy run's HTML report (written by the step summary's reporter), linked from the summary.
     steps.append(
@@ -358,5 +372,7 @@ def deploy_workflow(config: CiConfig, deploys: DeployPlan | None = None) -> dict
         "name": "Deploy",
         "on": on,
         "permissions": {"contents": "read"},
-        "jobs": {"deploy": _deploy_job(config, "${{ inputs.environment || '" + default + "' }}")},
+        "jobs": {
+            "deploy": _deploy_job(config, "${{ inputs.environment || '" + default + "' }}", signing=deploys.signing)
+        },
     }
