@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from shipyard._command import run
-from shipyard._errors import ConfigError, DeployError
+from shipyard._errors import ConfigError, DeployError, ImageError
 from shipyard.attest import attach, check, verify_image
 from shipyard.attest._oci import Registry, tag_for
 from shipyard.attest._policy import SigstorePolicy
@@ -525,6 +525,7 @@ def _config_error(root: Path, policy: str) -> str:
         ),
         (f'sigstore = {{ identity = "{IDENTITY}", subject = "x" }}', "sigstore.subject", "unknown key"),
         ('sigstore = { issuer = "https://token.actions.githubusercontent.com" }', "sigstore.identity", "missing"),
+        ("sigstore = {}", "sigstore.identity", "missing"),
     ],
     ids=[
         "trailing-slash",
@@ -536,6 +537,7 @@ def _config_error(root: Path, policy: str) -> str:
         "other-json",
         "unknown-key",
         "no-identity",
+        "empty",
     ],
 )
 def test_sigstore_policy_mistakes_are_one_config_error_naming_the_key(
@@ -570,3 +572,42 @@ def test_the_embedded_public_good_root_is_the_default_and_refuses_a_test_instanc
     assert not verification.verified
     assert verification.problem is not None
     assert "does not chain to the trusted root the public-good Sigstore root" in verification.problem
+
+
+# ---------------------------------------------------------------- signing without an identity
+
+
+def test_a_ci_push_without_an_oidc_token_fails_in_one_line(
+    project: Path, registry: LocalRegistry, janitor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # a workflow job without `permissions: id-token: write`
+    built = build_image(load_image("tiny", project))
+    janitor.tags += [built.id, *built.tags]
+    with pytest.raises(ImageError) as caught:
+        push_image(built, registry.address)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("Sigstore signing: ")
+    assert "OIDC token" in message
+
+
+def test_invoke_image_push_says_a_keyless_push_outside_ci_is_unsigned(
+    project: Path, registry: LocalRegistry, janitor: Any
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in AMBIENT}
+
+    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [INVOKE, *args]
+        return subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, timeout=300, check=False)
+
+    built = invoke("image.build", "--json")
+    assert built.returncode == 0, built.stderr
+    janitor.tags += json.loads(built.stdout)["tags"]
+    proc = invoke("image.push", "--registry", registry.address, "--json")
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout)
+    janitor.tags += row["tags"]
+    assert row["attestation"] == row["attestation"] | {"signed": False, "method": "sigstore"}
+    text = invoke("image.push", "--registry", registry.address)
+    assert text.returncode == 0, text.stderr
+    assert "UNSIGNED (keyless signing needs CI's OIDC token)" in text.stdout

@@ -35,6 +35,8 @@ class Attached:
     storage: str  # "referrers" or "tag:<tag>"
     signed: bool
     keyid: str = ""
+    #: How it was (or would have been) signed: ``key`` or ``sigstore``.
+    method: str = "key"
 
 
 def attach(
@@ -109,7 +111,8 @@ def attach(
         raise ImageError(f"storing the attestations of {registry}/{name}@{digest} failed: {exc}") from exc
     get_logger("images").info("image.attest.done", image=f"{registry}/{name}@{digest}", attestation=manifest_digest,
                               storage=storage, signed=bool(keyid))  # fmt: skip
-    return Attached(digest=manifest_digest, storage=storage, signed=bool(keyid), keyid=keyid)
+    method = "sigstore" if sigstore else "key"
+    return Attached(digest=manifest_digest, storage=storage, signed=bool(keyid), keyid=keyid, method=method)
 
 
 def _env_set(name: str) -> bool:

@@ -55,7 +55,7 @@ def sigstore_available() -> bool:
 
 def parse_sigstore(value: object, *, root: Path, file: str, key: str) -> SigstorePolicy | None:
     """The ``sigstore`` table of an environment, checked (``None`` when it has none)."""
-    if value is None or value == {}:
+    if value is None:
         return None
     values = validate_table(value, _FIELDS, file=file, key=key)
     identity, issuer = values["identity"], values["issuer"]

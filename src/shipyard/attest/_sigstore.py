@@ -56,7 +56,10 @@ def sign_keyless(payload: bytes) -> bytes | None:
     try:
         token = detect_credential()
     except Error as exc:
-        raise ImageError(f"Sigstore signing: cannot get the CI's OIDC token ({_line(exc)})") from None
+        raise ImageError(
+            f"Sigstore signing: cannot get the CI's OIDC token ({_line(exc)}); "
+            "give the job `permissions: id-token: write`"
+        ) from None
     if token is None:
         if os.environ.get("GITHUB_ACTIONS") == "true":
             raise ImageError("Sigstore signing: no OIDC token; give the job `permissions: id-token: write`")

@@ -40,7 +40,7 @@ _COMMON = {
     "lock_ttl": Field((int, float), default=60, help="seconds a lock outlives its holder's last heartbeat"),
     "lock_heartbeat": Field((int, float), default=10, help="seconds between lock renewals"),
     "require": Field(list, default=[], help="deploy-gate rules (docs/supply-chain.md)"),
-    "sigstore": Field(dict, default={}, help="the Sigstore identity the gate trusts (docs/supply-chain.md)"),
+    "sigstore": Field(dict, default=None, help="the Sigstore identity the gate trusts (docs/supply-chain.md)"),
 }
 _DOCKER = {
     **_COMMON,

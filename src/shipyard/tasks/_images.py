@@ -165,14 +165,26 @@ def _attestation(image: Any) -> dict[str, Any]:
     found = image.attested
     if found is None:
         return {}
-    return {"attestation": {"digest": found.digest, "storage": found.storage, "signed": found.signed}}
+    return {
+        "attestation": {
+            "digest": found.digest,
+            "storage": found.storage,
+            "signed": found.signed,
+            "method": found.method,
+        }
+    }
 
 
 def _attested_text(row: dict[str, Any]) -> str:
     found = row.get("attestation")
     if not found:
         return ""
-    state = "signed" if found["signed"] else "UNSIGNED (no signing key: set $SHIPYARD_SIGNING_KEY)"
+    unsigned = (
+        "UNSIGNED (keyless signing needs CI's OIDC token)"
+        if found.get("method") == "sigstore"
+        else "UNSIGNED (no signing key: set $SHIPYARD_SIGNING_KEY)"
+    )
+    state = ("signed with Sigstore" if found.get("method") == "sigstore" else "signed") if found["signed"] else unsigned
     return f"\n  SBOM + provenance {state}, stored as {found['storage']}"
 
 
