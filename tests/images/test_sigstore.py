@@ -611,3 +611,63 @@ def test_invoke_image_push_says_a_keyless_push_outside_ci_is_unsigned(
     text = invoke("image.push", "--registry", registry.address)
     assert text.returncode == 0, text.stderr
     assert "UNSIGNED (keyless signing needs CI's OIDC token)" in text.stdout
+
+
+# ---------------------------------------------------------------- the signing path, against local Sigstore services
+
+
+def test_a_ci_push_signs_keylessly_through_fulcio_and_rekor_and_the_gate_accepts_it(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real push path (sigstore-python's ambient OIDC detection, SigningContext, Signer.sign_dsse) against this
+    instance's Fulcio, Rekor and GitHub OIDC endpoints on 127.0.0.1, named by a ClientTrustConfig file."""
+    workflow = IDENTITY.removeprefix("https://github.com/")
+    with instance.serve(workflow) as services:
+        (project / "ci" / "sigstore-client.json").write_text(services.client_trust_config_json)
+        text = (project / "pyproject.toml").read_text()
+        text = text.replace('method = "sigstore"\n', 'method = "sigstore"\ntrust-config = "ci/sigstore-client.json"\n')
+        (project / "pyproject.toml").write_text(text)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        run([*git, "add", "-A"], cwd=project)
+        run([*git, "commit", "-qm", "private Sigstore instance"], cwd=project)
+        for name, value in {
+            **services.oidc_env,
+            "GITHUB_REF": "refs/heads/main",
+            "GITHUB_REPOSITORY": "acme/tiny",
+            "GITHUB_RUN_ID": "4242",
+        }.items():
+            monkeypatch.setenv(name, value)
+
+        pushed = _push(project, registry, janitor)
+
+    assert pushed.attested is not None
+    assert pushed.attested.signed is True
+    assert pushed.attested.method == "sigstore"
+    repo, _, layer = _stored_bundle(registry, pushed)
+    bundle = json.loads(repo.blob(layer["digest"]))
+    assert bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"] == {"kind": "dsse", "version": "0.0.1"}
+
+    # Offline from here on: the services are gone; the bundle and the trust root are all the gate reads.
+    for env in ("gated", "ci-only"):
+        facts = check(get_environment(env, project), pushed.reference)
+        assert facts["verified"] is True
+        assert facts["signer"] == f"sigstore {IDENTITY}"
+    assert facts["builder_kind"] == "github-actions"
+    assert facts["invocation"] == "https://github.com/acme/tiny/actions/runs/4242/attempts/1"
+
+
+def test_a_trust_config_is_for_keyless_signing_and_must_exist(project: Path) -> None:
+    from shipyard.attest import load_signing
+
+    pyproject = project / "pyproject.toml"
+    original = pyproject.read_text()
+    for table, reason in (
+        ('method = "sigstore"\ntrust-config = "ci/nope.json"\n', "does not exist; fix the path"),
+        ('method = "key"\ntrust-config = "ci/trusted_root.json"\n', 'is for method = "sigstore" only'),
+        ('method = "cosign"\n', "is not a signing method"),
+    ):
+        pyproject.write_text(original.replace('method = "sigstore"\n', table))
+        with pytest.raises(ConfigError) as caught:
+            load_signing(project)
+        assert reason in str(caught.value)
+        assert "tool.shipyard.signing." in str(caught.value)

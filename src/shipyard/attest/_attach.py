@@ -67,7 +67,8 @@ def attach(
         from shipyard.attest._sigstore import sign_keyless
 
         # The same bytes the key path signs; the bundle holds the DSSE envelope, the certificate and the log proof.
-        bundle = (keyless or sign_keyless)(json.dumps(statement, sort_keys=True, separators=(",", ":")).encode())
+        payload = json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+        bundle = keyless(payload) if keyless else sign_keyless(payload, trust_config=signing.trust_config)
     if bundle is not None:
         from shipyard.attest._sigstore import BUNDLE
 

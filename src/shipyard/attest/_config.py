@@ -5,6 +5,7 @@
     key = ".shipyard/signing/key.pem"       # or a PEM file (development); the variable wins when both are set
     public-key = "ci/signing/key.pub"       # the trust root for `image.verify` and the deploy gate (str or list)
     method = "sigstore"                     # or keyless: Sigstore under GitHub Actions (default "key")
+    trust-config = "ci/sigstore/client.json"  # keyless with a private Sigstore instance (default: public good)
 
 The private key is read only when signing and is never printed or stored. Mistakes are one-line ``ConfigError`` s.
 """
@@ -30,6 +31,7 @@ _FIELDS = {
     "key-env": Field(str, default=DEFAULT_KEY_ENV),
     "public-key": Field((str, list), default=[]),
     "method": Field(str, default="key", help='"key" (a PEM key) or "sigstore" (keyless under GitHub Actions)'),
+    "trust-config": Field(str, default="", help="a Sigstore ClientTrustConfig JSON (default: the public-good one)"),
 }
 METHODS = ("key", "sigstore")
 
@@ -45,6 +47,8 @@ class SigningConfig:
     file: str = PYPROJECT
     #: ``key``: sign with the PEM key; ``sigstore``: keyless, with the CI job's OIDC identity (``_sigstore``).
     method: str = "key"
+    #: Keyless signing against a private Sigstore instance: its ClientTrustConfig (None: the public-good one).
+    trust_config: Path | None = None
 
     def private_pem(self) -> bytes | None:
         """The signing key's PEM: the environment variable first, then the key file; ``None`` when neither is set."""
@@ -116,6 +120,13 @@ def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningCo
         raise ConfigError(
             f'{values["method"]!r} is not a signing method; use "key" or "sigstore"', file=file, key=f"{TABLE}.method"
         )
+    if values["trust-config"]:
+        if values["method"] != "sigstore":
+            raise ConfigError('is for method = "sigstore" only; remove it or set method', file=file,
+                              key=f"{TABLE}.trust-config")  # fmt: skip
+        if not (root / values["trust-config"]).is_file():
+            raise ConfigError(f"{root / values['trust-config']} does not exist; fix the path", file=file,
+                              key=f"{TABLE}.trust-config")  # fmt: skip
     publics = values["public-key"]
     publics = [publics] if isinstance(publics, str) else publics
     for item in publics:
@@ -130,6 +141,7 @@ def signing_from(data: Mapping[str, Any], *, root: Path, file: str) -> SigningCo
         public_keys=tuple(root / item for item in publics),
         file=file,
         method=values["method"],
+        trust_config=(root / values["trust-config"]) if values["trust-config"] else None,
     )
 
 

@@ -34,11 +34,13 @@ def _import_error(exc: ImportError) -> ConfigError:
     return ConfigError(f"Sigstore needs sigstore-python ({exc.name} is missing); install shipyard[sigstore]")
 
 
-def sign_keyless(payload: bytes) -> bytes | None:
+def sign_keyless(payload: bytes, *, trust_config: Path | None = None) -> bytes | None:
     """A Sigstore bundle (JSON) of a DSSE envelope over ``payload``, signed with the ambient OIDC identity.
 
     ``None`` outside CI when there is no ambient OIDC token. Needs the network (TUF, Fulcio, Rekor); under GitHub
-    Actions without a token, or when a service fails, raises a one-line ``ImageError``.
+    Actions without a token, or when a service fails, raises a one-line ``ImageError``. ``trust_config``: a
+    ClientTrustConfig JSON naming a private instance's services and trust root (default: the public-good instance,
+    its trust root refreshed through TUF).
     """
     try:
         # Fulcio's and Rekor's client errors derive from Exception only (sigstore-python 4.x).
@@ -67,7 +69,12 @@ def sign_keyless(payload: bytes) -> bytes | None:
     register_secret(token)
     try:
         statement = Statement(payload)
-        context = SigningContext.from_trust_config(ClientTrustConfig.production())
+        config = (
+            ClientTrustConfig.from_json(trust_config.read_text())
+            if trust_config is not None
+            else ClientTrustConfig.production()
+        )
+        context = SigningContext.from_trust_config(config)
         with context.signer(IdentityToken(token)) as signer:
             bundle = signer.sign_dsse(statement)
     except (

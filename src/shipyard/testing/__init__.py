@@ -14,7 +14,7 @@ from shipyard.testing._pipeline import RecordingReporter, StageEvent, make_check
 from shipyard.testing._ports import free_port
 from shipyard.testing._projects import Project, make_project
 from shipyard.testing._runs import PipelineRun, PipelineRunner
-from shipyard.testing._sigstore import SigstoreInstance
+from shipyard.testing._sigstore import SigstoreInstance, SigstoreServices
 
 __all__ = [
     "FaultProxy",
@@ -26,6 +26,7 @@ __all__ = [
     "Project",
     "RecordingReporter",
     "SigstoreInstance",
+    "SigstoreServices",
     "StageEvent",
     "free_port",
     "make_check_project",

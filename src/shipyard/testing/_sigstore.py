@@ -9,21 +9,26 @@ DSSE envelope over the statement, a short-lived leaf certificate for ``identity`
 an embedded SCT signed by the CT log key, and a Rekor v1 ``dsse`` entry with a signed inclusion promise and a
 signed checkpoint over a one-leaf tree. sigstore-python's real ``Verifier`` accepts it offline against
 ``trusted_root_json``; nothing of the verification is replaced. Needs the ``sigstore`` extra (rfc8785 comes with
-it). For tests only: the keys are thrown away with the instance.
+it). ``serve(workflow_ref)`` answers Fulcio's, Rekor's and GitHub's OIDC token endpoints on 127.0.0.1 so that
+sigstore-python's own signing path (``SigningContext``, ``Signer.sign_dsse``) runs against it. For tests only:
+the keys are thrown away with the instance, and the services check nothing a real Fulcio would (the token is
+unsigned).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GITHUB_ISSUER", "SigstoreInstance"]
+__all__ = ["GITHUB_ISSUER", "SigstoreInstance", "SigstoreServices"]
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 IN_TOTO = "application/vnd.in-toto+json"
@@ -130,13 +135,14 @@ class SigstoreInstance:
 
     # -- signing, as Fulcio + Rekor would for a keyless signer
 
-    def _leaf(self, key: Any, identity: str, issuer: str) -> Any:
+    def _leaf(self, key: Any, identity: str, issuer: str, *, at: dt.datetime | None = None) -> Any:
         """A Fulcio-style 10-minute code-signing certificate for ``identity``, with an SCT from the CT log."""
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
+        at = at or self.now
         san = x509.UniformResourceIdentifier(identity) if "://" in identity else x509.RFC822Name(identity)
         utf8 = issuer.encode()
         builder = (
@@ -145,8 +151,8 @@ class SigstoreInstance:
             .issuer_name(self._ca_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(self.now - dt.timedelta(minutes=1))
-            .not_valid_after(self.now + dt.timedelta(minutes=10))
+            .not_valid_before(at - dt.timedelta(minutes=1))
+            .not_valid_after(at + dt.timedelta(minutes=10))
             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
             .add_extension(x509.SubjectAlternativeName([san]), critical=True)
@@ -159,7 +165,7 @@ class SigstoreInstance:
         )
         # RFC 6962 3.2: the CT log signs the precertificate's TBS (no SCT extension) and the issuer's key hash.
         tbs = builder.sign(self._ca_key, hashes.SHA256()).tbs_certificate_bytes
-        millis = int(self.now.timestamp() * 1000)
+        millis = int(at.timestamp() * 1000)
         signed = (
             struct.pack("!BBQH", 0, 0, millis, 1)  # v1, certificate_timestamp, timestamp, precert_entry
             + hashlib.sha256(_spki(self._ca_key)).digest()
@@ -189,7 +195,6 @@ class SigstoreInstance:
         self, payload: bytes, *, identity: str, issuer: str = GITHUB_ISSUER, payload_type: str = IN_TOTO
     ) -> bytes:
         """A Sigstore bundle (JSON bytes) of a DSSE envelope over ``payload``, signed as ``identity``."""
-        import rfc8785
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -200,19 +205,52 @@ class SigstoreInstance:
         pae = b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
         signature = key.sign(pae, ec.ECDSA(hashes.SHA256()))
         envelope = {"payload": _b64(payload), "payloadType": payload_type, "signatures": [{"sig": _b64(signature)}]}
+        entry = self._log_dsse(envelope, cert.public_bytes(Encoding.PEM), self.now)
+        bundle = {
+            "mediaType": _BUNDLE,
+            "verificationMaterial": {
+                "certificate": {"rawBytes": _b64(cert.public_bytes(Encoding.DER))},
+                "tlogEntries": [
+                    {
+                        "logIndex": str(entry["logIndex"]),
+                        "logId": {"keyId": _b64(self.log_id)},
+                        "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+                        "integratedTime": str(entry["integratedTime"]),
+                        "inclusionPromise": {"signedEntryTimestamp": entry["verification"]["signedEntryTimestamp"]},
+                        "inclusionProof": {
+                            "logIndex": str(entry["logIndex"]),
+                            "rootHash": _b64(bytes.fromhex(entry["verification"]["inclusionProof"]["rootHash"])),
+                            "treeSize": "1",
+                            "hashes": [],
+                            "checkpoint": {"envelope": entry["verification"]["inclusionProof"]["checkpoint"]},
+                        },
+                        "canonicalizedBody": entry["body"],
+                    }
+                ],
+            },
+            "dsseEnvelope": envelope,
+        }
+        return json.dumps(bundle).encode()
+
+    def _log_dsse(self, envelope: dict[str, Any], verifier_pem: bytes, at: dt.datetime) -> dict[str, Any]:
+        """What Rekor v1 answers for a ``dsse`` entry (its API's JSON): the canonical body, SET and checkpoint."""
+        import rfc8785
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        payload = base64.b64decode(envelope["payload"])
         body: dict[str, Any] = {
             "apiVersion": "0.0.1",
             "kind": "dsse",
             "spec": {
                 "envelopeHash": {"algorithm": "sha256", "value": _sha256_hex(json.dumps(envelope).encode())},
-                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-                "signatures": [{"signature": _b64(signature), "verifier": _b64(cert.public_bytes(Encoding.PEM))}],
+                "payloadHash": {"algorithm": "sha256", "value": _sha256_hex(payload)},
+                "signatures": [{"signature": s["sig"], "verifier": _b64(verifier_pem)} for s in envelope["signatures"]],
             },
         }
         canonical = rfc8785.dumps(body)
-        index = 0  # every bundle its own one-leaf tree
-        integrated = int(self.now.timestamp())
-        # A tree of one leaf: its root is the leaf hash, the inclusion proof has no hashes.
+        index = 0  # every entry its own one-leaf tree: its root is the leaf hash, the proof has no hashes
+        integrated = int(at.timestamp())
         leaf = hashlib.sha256(b"\x00" + canonical).digest()
         origin = f"rekor.{self.name}.invalid - {int.from_bytes(self.log_id[:8], 'big')}"
         note = f"{origin}\n1\n{_b64(leaf)}\n"
@@ -221,30 +259,163 @@ class SigstoreInstance:
         promise = rfc8785.dumps(
             {"body": _b64(canonical), "integratedTime": integrated, "logID": self.log_id.hex(), "logIndex": index}
         )
-        bundle = {
-            "mediaType": _BUNDLE,
-            "verificationMaterial": {
-                "certificate": {"rawBytes": _b64(cert.public_bytes(Encoding.DER))},
-                "tlogEntries": [
-                    {
-                        "logIndex": str(index),
-                        "logId": {"keyId": _b64(self.log_id)},
-                        "kindVersion": {"kind": "dsse", "version": "0.0.1"},
-                        "integratedTime": str(integrated),
-                        "inclusionPromise": {
-                            "signedEntryTimestamp": _b64(self._log_key.sign(promise, ec.ECDSA(hashes.SHA256())))
-                        },
-                        "inclusionProof": {
-                            "logIndex": str(index),
-                            "rootHash": _b64(leaf),
-                            "treeSize": "1",
-                            "hashes": [],
-                            "checkpoint": {"envelope": checkpoint},
-                        },
-                        "canonicalizedBody": _b64(canonical),
-                    }
-                ],
+        return {
+            "body": _b64(canonical),
+            "integratedTime": integrated,
+            "logID": self.log_id.hex(),
+            "logIndex": index,
+            "verification": {
+                "signedEntryTimestamp": _b64(self._log_key.sign(promise, ec.ECDSA(hashes.SHA256()))),
+                "inclusionProof": {
+                    "checkpoint": checkpoint,
+                    "hashes": [],
+                    "logIndex": index,
+                    "rootHash": leaf.hex(),
+                    "treeSize": 1,
+                },
             },
-            "dsseEnvelope": envelope,
         }
-        return json.dumps(bundle).encode()
+
+    # -- the services, on 127.0.0.1, for a keyless signer (sigstore-python's own SigningContext)
+
+    def token(self, workflow_ref: str, *, issuer: str = GITHUB_ISSUER, lifetime: int = 300) -> str:
+        """A GitHub-Actions-shaped OIDC token (unsigned: Fulcio, here, is this instance) for ``OWNER/REPO/...@ref``."""
+        now = int(dt.datetime.now(dt.UTC).timestamp())
+        repository = "/".join(workflow_ref.split("/")[:2])
+        claims = {
+            "iss": issuer,
+            "aud": "sigstore",
+            "sub": f"repo:{repository}:ref:{workflow_ref.partition('@')[2]}",
+            "job_workflow_ref": workflow_ref,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+        }
+
+        def part(value: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+    @contextlib.contextmanager
+    def serve(self, workflow_ref: str) -> Iterator[SigstoreServices]:
+        """Fulcio (``/api/v2/signingCert``), Rekor (``/api/v1/log/entries``) and GitHub's OIDC token endpoint on a
+        free loopback port; the token names ``workflow_ref`` (``OWNER/REPO/.github/workflows/F.yml@refs/...``)."""
+        import http.server
+        import threading
+
+        instance = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.startswith("/oidc/token"):
+                    self._answer(200, {"value": instance.token(workflow_ref)})
+                else:
+                    self._answer(404, {"message": "not found"})
+
+            def do_POST(self) -> None:
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                try:
+                    if self.path == "/api/v2/signingCert":
+                        self._answer(200, instance._certify(request, self.headers.get("Authorization", "")))
+                    elif self.path == "/api/v1/log/entries":
+                        self._answer(201, instance._enter(request))
+                    else:
+                        self._answer(404, {"message": "not found"})
+                except (KeyError, ValueError, TypeError) as exc:
+                    self._answer(400, {"message": f"bad request: {type(exc).__name__}: {exc}"})
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield SigstoreServices(self, f"http://127.0.0.1:{server.server_address[1]}")
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+    def _certify(self, request: dict[str, Any], authorization: str) -> dict[str, Any]:
+        """Fulcio: a certificate for the CSR's key, naming the token's workflow (as Fulcio does for GitHub)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        token = authorization.removeprefix("Bearer ").strip() or request["credentials"]["oidcIdentityToken"]
+        claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+        csr = x509.load_pem_x509_csr(base64.b64decode(request["certificateSigningRequest"]))
+        if not csr.is_signature_valid:
+            raise ValueError("the CSR's signature does not verify")
+        identity = f"https://github.com/{claims['job_workflow_ref']}"
+
+        class _Public:  # _leaf takes a private key for its public half
+            def __init__(self, key: Any) -> None:
+                self._key = key
+
+            def public_key(self) -> Any:
+                return self._key
+
+        cert = self._leaf(_Public(csr.public_key()), identity, claims["iss"], at=dt.datetime.now(dt.UTC))
+        chain = [cert.public_bytes(Encoding.PEM).decode(), self.ca.public_bytes(Encoding.PEM).decode()]
+        return {"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}
+
+    def _enter(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Rekor v1: log a proposed ``dsse`` entry; the answer is keyed by the entry's UUID."""
+        content = request["spec"]["proposedContent"]
+        envelope = json.loads(content["envelope"])
+        verifier_pem = base64.b64decode(content["verifiers"][0])
+        entry = self._log_dsse(envelope, verifier_pem, dt.datetime.now(dt.UTC))
+        return {_sha256_hex(base64.b64decode(entry["body"])): entry}
+
+
+@dataclass(frozen=True)
+class SigstoreServices:
+    """``SigstoreInstance.serve``'s services: where they listen, and the client configuration that names them."""
+
+    instance: SigstoreInstance
+    url: str
+
+    @property
+    def oidc_env(self) -> dict[str, str]:
+        """The variables GitHub Actions sets for a job with ``id-token: write`` (sigstore's ambient detection)."""
+        return {
+            "GITHUB_ACTIONS": "true",
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/oidc/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "test-request-token",
+        }
+
+    @property
+    def client_trust_config_json(self) -> str:
+        """A Sigstore ClientTrustConfig: the instance's trust root, and a signing config naming these services."""
+        start = (self.instance.now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def service(major: int) -> dict[str, Any]:
+            return {"url": self.url, "majorApiVersion": major, "validFor": {"start": start}, "operator": "test"}
+
+        signing = {
+            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+            "caUrls": [service(1)],
+            "oidcUrls": [service(1)],
+            "rekorTlogUrls": [service(1)],
+            "tsaUrls": [],
+            "rekorTlogConfig": {"selector": "ANY"},
+            "tsaConfig": {"selector": "ANY"},
+        }
+        return json.dumps(
+            {
+                "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+                "trustedRoot": json.loads(self.instance.trusted_root_json),
+                "signingConfig": signing,
+            },
+            indent=2,
+        )
