@@ -616,8 +616,13 @@ def test_invoke_image_push_says_a_keyless_push_outside_ci_is_unsigned(
 # ---------------------------------------------------------------- the signing path, against local Sigstore services
 
 
-def test_a_ci_push_signs_keylessly_through_fulcio_and_rekor_and_the_gate_accepts_it(
-    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance, monkeypatch: pytest.MonkeyPatch
+def test_a_ci_push_signs_keylessly_through_fulcio_and_rekor_and_the_gate_accepts_it(  # noqa: PLR0917 - fixtures
+    project: Path,
+    registry: LocalRegistry,
+    janitor: Any,
+    instance: SigstoreInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """The real push path (sigstore-python's ambient OIDC detection, SigningContext, Signer.sign_dsse) against this
     instance's Fulcio, Rekor and GitHub OIDC endpoints on 127.0.0.1, named by a ClientTrustConfig file."""
@@ -643,8 +648,15 @@ def test_a_ci_push_signs_keylessly_through_fulcio_and_rekor_and_the_gate_accepts
     assert pushed.attested is not None
     assert pushed.attested.signed is True
     assert pushed.attested.method == "sigstore"
-    repo, _, layer = _stored_bundle(registry, pushed)
+    repo, manifest, layer = _stored_bundle(registry, pushed)
     bundle = json.loads(repo.blob(layer["digest"]))
+    # The job's OIDC token is a secret: in no output, in no stored layer, in no build record.
+    (token,) = services.issued
+    printed = capfd.readouterr()
+    stored = [repo.blob(item["digest"]) for item in manifest["layers"]]
+    stored += [path.read_bytes() for path in (project / ".shipyard").rglob("*") if path.is_file()]
+    assert token not in printed.out + printed.err
+    assert not [data for data in stored if token.encode() in data or token.split(".")[1].encode() in data]
     assert bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"] == {"kind": "dsse", "version": "0.0.1"}
 
     # Offline from here on: the services are gone; the bundle and the trust root are all the gate reads.

@@ -24,7 +24,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +305,7 @@ class SigstoreInstance:
         import threading
 
         instance = self
+        issued: list[str] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -320,7 +321,8 @@ class SigstoreInstance:
 
             def do_GET(self) -> None:
                 if self.path.startswith("/oidc/token"):
-                    self._answer(200, {"value": instance.token(workflow_ref)})
+                    issued.append(instance.token(workflow_ref))
+                    self._answer(200, {"value": issued[-1]})
                 else:
                     self._answer(404, {"message": "not found"})
 
@@ -340,7 +342,7 @@ class SigstoreInstance:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield SigstoreServices(self, f"http://127.0.0.1:{server.server_address[1]}")
+            yield SigstoreServices(self, f"http://127.0.0.1:{server.server_address[1]}", issued)
         finally:
             server.shutdown()
             server.server_close()
@@ -384,6 +386,8 @@ class SigstoreServices:
 
     instance: SigstoreInstance
     url: str
+    #: The OIDC tokens the token endpoint handed out (secrets: a test checks that none is printed or stored).
+    issued: list[str] = field(default_factory=list)
 
     @property
     def oidc_env(self) -> dict[str, str]:
