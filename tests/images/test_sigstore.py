@@ -526,6 +526,22 @@ def _config_error(root: Path, policy: str) -> str:
         (f'sigstore = {{ identity = "{IDENTITY}", subject = "x" }}', "sigstore.subject", "unknown key"),
         ('sigstore = { issuer = "https://token.actions.githubusercontent.com" }', "sigstore.identity", "missing"),
         ("sigstore = {}", "sigstore.identity", "missing"),
+        (f'sigstore = {{ identity = "{IDENTITY[:40]}*" }}', "sigstore.identity", "may only end"),
+        (
+            'sigstore = { identity = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/*" }',
+            "sigstore.identity",
+            "may only end",
+        ),
+        (
+            'sigstore = { identity = "https://github.com/acme/tiny/.github/workflows/*.yml@refs/tags/v*" }',
+            "sigstore.identity",
+            "may only end",
+        ),
+        (
+            'sigstore = { identity = "ci@example.com*", issuer = "https://accounts.example.com" }',
+            "sigstore.identity",
+            "may only end",
+        ),
     ],
     ids=[
         "trailing-slash",
@@ -538,6 +554,10 @@ def _config_error(root: Path, policy: str) -> str:
         "unknown-key",
         "no-identity",
         "empty",
+        "star-mid-identity",
+        "star-any-ref",
+        "two-stars",
+        "star-other-issuer",
     ],
 )
 def test_sigstore_policy_mistakes_are_one_config_error_naming_the_key(
@@ -683,3 +703,28 @@ def test_a_trust_config_is_for_keyless_signing_and_must_exist(project: Path) -> 
             load_signing(project)
         assert reason in str(caught.value)
         assert "tool.shipyard.signing." in str(caught.value)
+
+
+def test_an_identity_ending_in_a_star_accepts_that_workflow_at_any_matching_tag_only(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    """A tag deploy's certificate names the tag (``deploy.yml@refs/tags/v1.4.2``): production trusts ``v*``."""
+    pyproject = project / "pyproject.toml"
+    tagged = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/tags/"
+    pyproject.write_text(pyproject.read_text().replace(f'identity = "{IDENTITY}"', f'identity = "{tagged}v*"', 1))
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "tags"], cwd=project)
+    pushed = _push(project, registry, janitor)
+    env = get_environment("gated", project)
+    for signer, reason in (
+        (f"{tagged}v1.4.2", None),
+        (f"{tagged}release-1", f"the Sigstore certificate is for {tagged}release-1, not {tagged}v*"),
+        (IDENTITY, f"the Sigstore certificate is for {IDENTITY}, not {tagged}v*"),
+        ("https://github.com/acme/tiny/.github/workflows/other.yml@refs/tags/v1", "not " + tagged + "v*"),
+    ):
+        _sign(pushed, registry, instance.signer(signer))
+        if reason is None:
+            assert check(env, pushed.reference)["signer"] == f"sigstore {signer}"
+        else:
+            with pytest.raises(DeployError, match="refused by rule") as caught:
+                check(env, pushed.reference)
+            assert reason in str(caught.value)

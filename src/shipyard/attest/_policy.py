@@ -3,6 +3,7 @@
     [tool.shipyard.environments.production]
     require = ["signed", "clean-tree", "branch:main", "builder:github-actions"]
     sigstore = { identity = "https://github.com/acme/app/.github/workflows/deploy.yml@refs/heads/main" }
+    # or any tag: identity = "https://github.com/acme/app/.github/workflows/deploy.yml@refs/tags/v*"
     # issuer = "https://token.actions.githubusercontent.com" (the default), trusted_root = "ci/trusted_root.json"
     # (default: the Sigstore public-good root embedded in sigstore-python: verified offline, no TUF fetch)
 
@@ -71,6 +72,17 @@ def parse_sigstore(value: object, *, root: Path, file: str, key: str) -> Sigstor
     if "://" not in identity and "@" not in identity:
         raise ConfigError(
             f"{identity!r} is neither a URI nor an email address; name the signer's certificate identity",
+            file=file,
+            key=f"{key}.identity",
+        )
+    if "*" in identity and (
+        issuer != GITHUB_ISSUER
+        or identity.count("*") > 1
+        or not identity.endswith("*")
+        or not re.search(r"@refs/(heads|tags)/", identity)
+    ):
+        raise ConfigError(
+            f"{identity!r}: a '*' may only end a GitHub workflow identity's branch or tag (...deploy.yml@refs/tags/v*)",
             file=file,
             key=f"{key}.identity",
         )

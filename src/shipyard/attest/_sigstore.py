@@ -154,15 +154,18 @@ def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, A
     except ImportError as exc:
         raise _import_error(exc) from None
     root = trusted_root(policy)
+    expected: Any = (
+        _RefPrefix(policy.identity.removesuffix("*"), policy.issuer)
+        if policy.identity.endswith("*")
+        else Identity(identity=policy.identity, issuer=policy.issuer)
+    )
     try:
         bundle = Bundle.from_json(data)
     except (Error, ValueError, TypeError, KeyError, RecursionError) as exc:
         raise SignatureInvalid(f"the Sigstore bundle is malformed ({type(exc).__name__})") from None
     signer = _identities(bundle)
     try:
-        payload_type, payload = Verifier(trusted_root=root).verify_dsse(
-            bundle, Identity(identity=policy.identity, issuer=policy.issuer)
-        )
+        payload_type, payload = Verifier(trusted_root=root).verify_dsse(bundle, expected)
     except (Error, ValueError, TypeError, KeyError) as exc:
         raise SignatureInvalid(_why(exc, policy, signer)) from None
     if payload_type != IN_TOTO_PAYLOAD:
@@ -173,7 +176,30 @@ def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, A
         raise SignatureInvalid("the signed payload is not JSON") from exc
     if not isinstance(statement, dict):
         raise SignatureInvalid("the signed payload is not an in-toto statement")
-    return statement, policy.identity
+    return statement, signer or policy.identity
+
+
+class _RefPrefix:
+    """sigstore's ``Identity`` policy, but for a workflow at any ref under a prefix (``...@refs/tags/v*``).
+
+    The issuer is checked by sigstore's own ``OIDCIssuer``; the certificate's URI SANs must start with the prefix,
+    which the configuration check pins to one repository's one workflow file.
+    """
+
+    def __init__(self, prefix: str, issuer: str) -> None:
+        self._prefix = prefix
+        self._issuer = issuer
+
+    def verify(self, cert: Any) -> None:
+        from cryptography import x509
+        from sigstore.errors import VerificationError
+        from sigstore.verify.policy import OIDCIssuer
+
+        OIDCIssuer(self._issuer).verify(cert)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = set(names.get_values_for_type(x509.UniformResourceIdentifier))
+        if not any(san.startswith(self._prefix) for san in sans):
+            raise VerificationError(f"Certificate's SANs do not match {self._prefix}*; actual SANs: {sans}")
 
 
 def _identities(bundle: Any) -> str:
