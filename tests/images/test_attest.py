@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from shipyard._command import run
 from shipyard._errors import ConfigError, DeployError, ImageError
@@ -479,7 +480,7 @@ def test_gate_refuses_another_branch(signed_project: Any, registry: LocalRegistr
     root = signed_project(branch="feature")
     pushed = _build_push(root, registry, janitor)
     message = _refusal(root, "gated", pushed.reference)
-    assert 'refused by rule "branch:main": built from branch feature, not main' in message
+    assert 'refused by rule "branch:main": built from branch feature, not branch main' in message
 
 
 def test_builder_rule_tells_a_local_build_from_a_github_actions_run(
@@ -505,6 +506,125 @@ def test_builder_rule_tells_a_local_build_from_a_github_actions_run(
     result = deploy(get_environment("ci-only", root), in_ci.reference, target=target)  # type: ignore[arg-type]
     assert result.details["verified"]["invocation"] == "https://github.com/acme/tiny/actions/runs/4242/attempts/2"
     assert result.details["verified"]["branch"] == "main"
+
+
+def test_a_tag_rule_passes_a_ci_build_of_a_tag_and_refuses_a_branch_or_a_dirty_tree(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What deploy.yml does: a `v*` tag push builds, pushes and deploys; the provenance records the ref."""
+    root = signed_project()
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + textwrap.dedent(
+            f"""
+            [tool.shipyard.environments.release]
+            target = "docker"
+            registry = "{registry.address}"
+            image = "tiny"
+            port = 1
+            require = ["signed", "clean-tree", "tag:v*", "builder:github-actions"]
+            """
+        )
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@e.invalid"]
+    run([*git, "commit", "-qam", "release env"], cwd=root)
+    ci = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/tiny", "GITHUB_RUN_ID": "7", "GITHUB_REF": ""}
+    for name, value in ci.items():
+        monkeypatch.setenv(name, value)
+
+    def build(ref: str, label: str) -> PushedImage:
+        monkeypatch.setenv("GITHUB_REF", ref)
+        dockerfile = root / "image" / "Dockerfile"
+        dockerfile.write_text(dockerfile.read_text() + f"LABEL build={label}\n")
+        run([*git, "commit", "-qam", label], cwd=root)
+        return _build_push(root, registry, janitor)
+
+    tagged = build("refs/tags/v1.4.2", "tag")
+    target = RecordingTarget()
+    result = deploy(get_environment("release", root), tagged.reference, target=target)  # type: ignore[arg-type]
+    assert result.ok
+    assert result.details["verified"]["ref"] == "refs/tags/v1.4.2"
+    assert result.details["verified"]["branch"] is None
+    (record,) = target.recorded()
+    assert record.verified["ref"] == "refs/tags/v1.4.2"
+
+    on_branch = build("refs/heads/feature", "branch")
+    message = _refusal(root, "release", on_branch.reference)
+    assert 'refused by rule "tag:v*": built from branch feature, not from a tag matching v*' in message
+    assert 'refused by rule "branch:main": built from branch feature' in _refusal(root, "gated", on_branch.reference)
+
+    other_tag = build("refs/tags/nightly-3", "nightly")
+    assert 'refused by rule "tag:v*": built from tag nightly-3, not from a tag matching v*' in _refusal(
+        root, "release", other_tag.reference
+    )
+    assert 'refused by rule "branch:main": built from tag nightly-3, not branch main' in _refusal(
+        root, "gated", other_tag.reference
+    )
+
+    monkeypatch.setenv("GITHUB_REF", "refs/tags/v1.4.3")
+    (root / "image" / "Dockerfile").write_text((root / "image" / "Dockerfile").read_text() + "LABEL dirty=1\n")
+    dirty = _build_push(root, registry, janitor)
+    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in _refusal(
+        root, "release", dirty.reference
+    )
+
+
+def test_a_local_build_of_a_checked_out_tag_records_the_tag(
+    signed_project: Any, registry: LocalRegistry, janitor: Any, keys: Keys
+) -> None:
+    root = signed_project()
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@e.invalid", "tag", "-a", "-m", "r", "v2.0.0"], cwd=root)
+    run(["git", "checkout", "--quiet", "v2.0.0"], cwd=root)  # detached at the tag
+    pushed = _build_push(root, registry, janitor)
+    verification = verify_image(pushed.reference, trusted=[("trusted", keys.public.read_bytes())])
+    assert verification.verified, verification.problem
+    assert verification.facts["ref"] == "refs/tags/v2.0.0"
+    assert verification.facts["branch"] is None
+    run(["git", "checkout", "--quiet", "main"], cwd=root)
+    (root / "image" / "Dockerfile").write_text((root / "image" / "Dockerfile").read_text() + "LABEL main=1\n")
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@e.invalid", "commit", "-qam", "on main"], cwd=root)
+    on_main = verify_image(
+        _build_push(root, registry, janitor).reference, trusted=[("trusted", keys.public.read_bytes())]
+    )
+    assert on_main.facts["ref"] == "refs/heads/main"
+    assert on_main.facts["branch"] == "main"
+
+
+def test_the_tag_rule_is_checked_at_config_time() -> None:
+    from shipyard.attest import parse_rules
+
+    assert parse_rules(["signed", "tag:v*"], file="pyproject.toml", key="k") == ("signed", "tag:v*")
+    for rules in (["tag:v*", "branch:main"], ["tag:v*", "tag:release-*"]):
+        with pytest.raises(ConfigError, match=r"pyproject\.toml: k: rules .* cannot both hold"):
+            parse_rules(rules, file="pyproject.toml", key="k")
+    for bad in ("tag:", "tag: v*", "tag:refs/tags/v*"):
+        with pytest.raises(ConfigError, match="unknown rule"):
+            parse_rules([bad], file="pyproject.toml", key="k")
+
+
+def test_this_repositorys_production_gate_passes_what_its_deploy_workflow_builds() -> None:
+    """deploy.yml deploys production from `v*` tags: the gate must pass a clean, signed CI build of such a tag."""
+    from shipyard.attest import evaluate
+    from shipyard.attest._verify import Verification
+
+    repo = Path(__file__).resolve().parents[2]
+    production = get_environment("production", repo)
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / "deploy.yml").read_text())
+    assert workflow["on"]["push"] == {"tags": ["v*"]}
+    assert "tag:v*" in production.require
+
+    def facts(ref: str, *, dirty: bool = False) -> Verification:
+        branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        found = {"commit": "a" * 40, "dirty": dirty, "untracked": 0, "ref": ref, "branch": branch}
+        found["builder"] = "https://github.com/actions/runner/github-hosted"
+        found["builder_kind"] = "github-actions"
+        return Verification("r", "sha256:" + "0" * 64, signed=True, facts=found)
+
+    assert evaluate(production.require, facts("refs/tags/v1.4.2")) is None
+    assert evaluate(production.require, facts("refs/tags/v1.4.2", dirty=True)) is not None
+    assert evaluate(production.require, facts("refs/heads/main")) is not None
+    assert evaluate(production.require, facts("refs/heads/feature")) is not None
 
 
 def test_gate_refuses_a_reference_without_a_digest(signed_project: Any) -> None:
@@ -1009,7 +1129,7 @@ def test_a_detached_head_build_fails_the_branch_rule_only(
     assert verification.facts["branch"] is None
     assert verification.facts["untracked"] == 0
     message = _refusal(root, "gated", pushed.reference)
-    assert 'refused by rule "branch:main": built from branch (none: detached HEAD or a tag), not main' in message
+    assert 'refused by rule "branch:main": built from no branch or tag (a detached HEAD), not branch main' in message
 
 
 def test_rules_no_image_could_pass_are_a_config_error() -> None:

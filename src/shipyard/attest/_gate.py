@@ -9,6 +9,7 @@ anything and raises ``DeployError`` with one line naming the failed rule. This m
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from shipyard._errors import ConfigError, DeployError
 
 __all__ = ["RULES", "check", "check_trust_root", "evaluate", "parse_rules"]
 
-RULES = ("signed", "clean-tree", "branch:<name>", "builder:github-actions", "builder:local")
+RULES = ("signed", "clean-tree", "branch:<name>", "tag:<pattern>", "builder:github-actions", "builder:local")
 _BUILDERS = ("github-actions", "local")
 
 
@@ -32,13 +33,16 @@ def parse_rules(value: object, *, file: str, key: str) -> tuple[str, ...]:
         known = (
             (rule in {"signed", "clean-tree"})
             or (kind == "branch" and colon and arg.strip() == arg and arg != "")
+            # A tag name or a glob of one (`tag:v*`), never the full ref: `refs/tags/...` would match nothing.
+            or (kind == "tag" and arg.strip() == arg and arg != "" and not arg.startswith("refs/"))
             or (kind == "builder" and arg in _BUILDERS)
         )
         if not known:
             raise ConfigError(f"unknown rule {rule!r}; rules are: {', '.join(RULES)}", file=file, key=key)
     rules = tuple(dict.fromkeys(value))
-    for kind in ("branch", "builder"):
-        clash = [rule for rule in rules if rule.startswith(f"{kind}:")]
+    # A build has one ref (a branch or a tag) and one builder: no image could pass two of a kind.
+    for kinds in (("branch:", "tag:"), ("builder:",)):
+        clash = [rule for rule in rules if rule.startswith(kinds)]
         if len(clash) > 1:  # an image has one branch and one builder: no image could ever pass
             raise ConfigError(f"rules {clash[0]!r} and {clash[1]!r} cannot both hold; keep one", file=file, key=key)
     return rules
@@ -88,14 +92,30 @@ def evaluate(rules: Sequence[str], verification: Any) -> tuple[str, str] | None:
                     rule,
                     f"built with {facts['untracked']} untracked file(s) in the work tree (commit or ignore them)",
                 )
-        elif kind == "branch" and facts.get("branch") != arg:
-            return rule, f"built from branch {facts.get('branch') or '(none: detached HEAD or a tag)'}, not {arg}"
+        elif kind == "branch" and _ref(facts) != f"refs/heads/{arg}":
+            return rule, f"built from {_built_from(facts)}, not branch {arg}"
+        elif kind == "tag" and not (
+            _ref(facts).startswith("refs/tags/") and fnmatch.fnmatchcase(_ref(facts).removeprefix("refs/tags/"), arg)
+        ):
+            return rule, f"built from {_built_from(facts)}, not from a tag matching {arg}"
         elif kind == "builder" and facts.get("builder_kind") != arg:
             return (
                 rule,
                 f"built by {facts.get('builder') or 'an unknown builder'} ({facts.get('invocation', '')}), not {arg}",
             )
     return None
+
+
+def _ref(facts: dict[str, Any]) -> str:
+    return str(facts.get("ref") or (f"refs/heads/{facts['branch']}" if facts.get("branch") else ""))
+
+
+def _built_from(facts: dict[str, Any]) -> str:
+    ref = _ref(facts)
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        if ref.startswith(prefix):
+            return f"{kind} {ref.removeprefix(prefix)}"
+    return f"ref {ref}" if ref else "no branch or tag (a detached HEAD)"
 
 
 def check(env: Any, image: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "BuildRecord",
     "builder",
     "git_branch",
+    "git_ref",
     "load_record",
     "statement_for",
     "write_record",
@@ -86,17 +87,29 @@ def builder(env: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[
     }
 
 
-def git_branch(root: Path, env: Mapping[str, str] | None = None) -> str | None:
-    """The branch being built: ``GITHUB_REF`` under Actions (``refs/heads/<b>`` only), else git's ``HEAD`` branch."""
+def git_ref(root: Path, env: Mapping[str, str] | None = None) -> str | None:
+    """The git ref being built: ``GITHUB_REF`` under Actions (``refs/heads/<b>``, ``refs/tags/<t>``, ...), else
+    ``refs/heads/<branch>`` of git's ``HEAD``, or ``refs/tags/<tag>`` when a detached ``HEAD`` is exactly a tag."""
     env = os.environ if env is None else env
     if env.get("GITHUB_ACTIONS") == "true":
-        ref = env.get("GITHUB_REF", "")
-        return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        return env.get("GITHUB_REF") or None
     try:
-        name = run(["git", "symbolic-ref", "--quiet", "--short", "HEAD"], cwd=root).output.strip()
+        name = run(["git", "symbolic-ref", "--quiet", "HEAD"], cwd=root).output.strip()
     except CommandFailed:
-        return None  # detached HEAD, or not a git work tree
-    return name or None
+        name = ""  # detached HEAD, or not a git work tree
+    if name:
+        return name
+    try:
+        tag = run(["git", "describe", "--tags", "--exact-match", "HEAD"], cwd=root).output.strip()
+    except CommandFailed:
+        return None  # not at a tag
+    return f"refs/tags/{tag}" if tag else None
+
+
+def git_branch(root: Path, env: Mapping[str, str] | None = None) -> str | None:
+    """The branch being built: ``GITHUB_REF`` under Actions (``refs/heads/<b>`` only), else git's ``HEAD`` branch."""
+    ref = git_ref(root, env) or ""
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
 
 def _untracked(root: Path) -> int:
@@ -133,8 +146,10 @@ def write_record(
             "digest": {"gitCommit": revision.commit},
             "annotations": {"dirty": revision.dirty, "untracked": _untracked(root)},
         }
-        if branch := git_branch(root):
-            git["annotations"]["branch"] = branch
+        if ref := git_ref(root):
+            git["annotations"]["ref"] = ref
+            if ref.startswith("refs/heads/"):
+                git["annotations"]["branch"] = ref.removeprefix("refs/heads/")
         dependencies.append(git)
     lock = root / "uv.lock"
     if lock.is_file():

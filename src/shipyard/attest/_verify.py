@@ -223,6 +223,7 @@ def _facts(predicate: dict[str, Any]) -> dict[str, Any]:
         "commit": None,
         "dirty": None,
         "branch": None,
+        "ref": None,
     }
     for dep in definition.get("resolvedDependencies", []):
         if not isinstance(dep, dict):
@@ -235,6 +236,7 @@ def _facts(predicate: dict[str, Any]) -> dict[str, Any]:
                 dirty=bool(notes.get("dirty")),
                 untracked=int(notes.get("untracked") or 0),
                 branch=notes.get("branch"),
+                ref=notes.get("ref") or (f"refs/heads/{notes['branch']}" if notes.get("branch") else None),
                 source=dep.get("uri"),
             )
         elif dep.get("name") == "uv.lock":

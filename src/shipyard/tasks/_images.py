@@ -267,6 +267,7 @@ def _verified_text(row: dict[str, Any], sbom: dict[str, Any]) -> str:
         "stored": f"{row['storage']} ({row['attestation'][:19]})" if row.get("attestation") else "",
         "commit": f"{row['commit']}{' (uncommitted changes)' if row.get('dirty') else ' (clean tree)'}"
         + (f" on {row['branch']}" if row.get("branch") else "")
+        + (f" at tag {row['ref'].removeprefix('refs/tags/')}" if str(row.get("ref")).startswith("refs/tags/") else "")
         if row.get("commit")
         else ("none recorded (not built in a git work tree)" if row.get("builder") else ""),
         "builder": f"{row.get('builder', '')} ({row.get('invocation', '')})" if row.get("builder") else "",
