@@ -728,3 +728,109 @@ def test_an_identity_ending_in_a_star_accepts_that_workflow_at_any_matching_tag_
             with pytest.raises(DeployError, match="refused by rule") as caught:
                 check(env, pushed.reference)
             assert reason in str(caught.value)
+
+
+# ---------------------------------------------------------------- identity policy edge cases
+
+
+def test_identity_edge_cases_are_each_refused_with_their_reason(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    """Exact identities are exact: a longer branch, another repository's workflow, another owner's case, another
+    issuer; and a workflow file of this repository called (as a reusable workflow) from another repository."""
+    pushed = _push(project, registry, janitor)
+    env = get_environment("gated", project)
+    workflows = "https://github.com/acme/tiny/.github/workflows"
+    for signer, source, reason in (
+        (f"{workflows}/deploy.yml@refs/heads/main-evil", None, f"is for {workflows}/deploy.yml@refs/heads/main-evil,"),
+        (f"{workflows}/deploy.yml@refs/heads/mainx", None, f"is for {workflows}/deploy.yml@refs/heads/mainx, not"),
+        (OTHER_IDENTITY, None, f"is for {OTHER_IDENTITY}, not {IDENTITY}"),
+        (
+            IDENTITY.replace("acme/tiny", "Acme/tiny"),
+            None,
+            "(identities are case-sensitive: write OWNER/REPO as the certificate does)",
+        ),
+        (
+            IDENTITY,
+            "https://github.com/mallory/caller",
+            "ran for the repository https://github.com/mallory/caller, not https://github.com/acme/tiny",
+        ),
+    ):
+        _sign(
+            pushed,
+            registry,
+            lambda payload, s=signer, r=source: instance.sign_dsse(  # type: ignore[misc]
+                payload, identity=s, source_repository=r
+            ),
+        )
+        with pytest.raises(
+            DeployError, match='refused by rule "signed": signature: the Sigstore certificate'
+        ) as caught:
+            check(env, pushed.reference)
+        assert reason in str(caught.value), signer
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    assert check(env, pushed.reference)["signer"] == f"sigstore {IDENTITY}"
+
+
+def test_a_star_identity_checks_the_source_repository_too(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pyproject = project / "pyproject.toml"
+    tagged = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/tags/"
+    pyproject.write_text(pyproject.read_text().replace(f'identity = "{IDENTITY}"', f'identity = "{tagged}v*"', 1))
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "tags"], cwd=project)
+    pushed = _push(project, registry, janitor)
+    env = get_environment("gated", project)
+    _sign(
+        pushed,
+        registry,
+        lambda p: instance.sign_dsse(p, identity=f"{tagged}v9", source_repository="https://github.com/x/y"),
+    )
+    with pytest.raises(DeployError) as caught:
+        check(env, pushed.reference)
+    assert "ran for the repository https://github.com/x/y, not https://github.com/acme/tiny" in str(caught.value)
+
+
+def test_a_key_signed_envelope_and_a_bundle_in_one_attestation_either_may_verify(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance, tmp_path: Path
+) -> None:
+    """Both kinds beside each other (a project moving from a key to Sigstore): the one that verifies counts;
+    when neither does, the refusal names why each failed."""
+    from shipyard.attest._sign import sign_statement
+    from shipyard.testing import signing_key_pair
+
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    repo, manifest, layer = _stored_bundle(registry, pushed)
+    bundle = json.loads(repo.blob(layer["digest"]))
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    trusted_private, trusted_public = signing_key_pair(tmp_path / "trusted")
+    other_private, _ = signing_key_pair(tmp_path / "other")
+    trusted = [("trusted.pub", trusted_public.read_bytes())]
+    policy = SigstorePolicy(identity=IDENTITY, trusted_root=project / "ci" / "trusted_root.json")
+    wrong_policy = SigstorePolicy(identity=OTHER_IDENTITY, trusted_root=project / "ci" / "trusted_root.json")
+
+    def with_envelope(private: Path) -> None:
+        envelope = sign_statement(statement, private.read_bytes(), where="test")
+        pushed_envelope = repo.push_blob(json.dumps(envelope).encode())
+        layers = [item for item in manifest["layers"] if item["mediaType"] != "application/vnd.dsse.envelope.v1+json"]
+        layers.insert(0, {**pushed_envelope, "mediaType": "application/vnd.dsse.envelope.v1+json"})
+        repo.put_manifest({**manifest, "layers": layers}, tag_for(pushed.digest))
+
+    with_envelope(other_private)  # a bad key-signed envelope beside a good bundle: the bundle verifies
+    good_bundle = verify_image(pushed.reference, trusted=trusted, sigstore=policy)
+    assert good_bundle.verified, good_bundle.problem
+    assert good_bundle.signer == f"sigstore {IDENTITY}"
+
+    with_envelope(trusted_private)  # a good envelope beside a bundle from an identity not trusted: the key verifies
+    good_key = verify_image(pushed.reference, trusted=trusted, sigstore=wrong_policy)
+    assert good_key.verified, good_key.problem
+    assert good_key.signer.startswith("key ")
+
+    with_envelope(other_private)  # neither: both reasons, one line
+    neither = verify_image(pushed.reference, trusted=trusted, sigstore=wrong_policy)
+    assert not neither.verified
+    assert neither.problem is not None
+    assert "\n" not in neither.problem
+    assert "no trusted key verifies the signature" in neither.problem
+    assert f"the Sigstore certificate is for {IDENTITY}, not {OTHER_IDENTITY}" in neither.problem

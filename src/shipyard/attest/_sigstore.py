@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard._errors import ConfigError, ImageError
-from shipyard.attest._policy import SigstorePolicy
+from shipyard.attest._policy import GITHUB_ISSUER, SigstorePolicy
 from shipyard.attest._sign import IN_TOTO_PAYLOAD, SignatureInvalid
 
 if TYPE_CHECKING:
@@ -159,6 +159,12 @@ def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, A
         if policy.identity.endswith("*")
         else Identity(identity=policy.identity, issuer=policy.issuer)
     )
+    if (repository := _github_repository(policy)) is not None:
+        from sigstore.verify.policy import AllOf, OIDCSourceRepositoryURI
+
+        # The SAN names the workflow *file*; a reusable workflow called from another repository gets the same SAN.
+        # Fulcio's Source Repository URI names the repository whose run it was.
+        expected = AllOf([expected, OIDCSourceRepositoryURI(repository)])
     try:
         bundle = Bundle.from_json(data)
     except (Error, ValueError, TypeError, KeyError, RecursionError) as exc:
@@ -177,6 +183,13 @@ def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, A
     if not isinstance(statement, dict):
         raise SignatureInvalid("the signed payload is not an in-toto statement")
     return statement, signer or policy.identity
+
+
+def _github_repository(policy: SigstorePolicy) -> str | None:
+    """``https://github.com/OWNER/REPO`` of a GitHub Actions workflow identity (None for other issuers)."""
+    if policy.issuer != GITHUB_ISSUER or "/.github/workflows/" not in policy.identity:
+        return None
+    return policy.identity.partition("/.github/workflows/")[0]
 
 
 class _RefPrefix:
@@ -214,10 +227,24 @@ def _identities(bundle: Any) -> str:
     return ", ".join(sorted(found))
 
 
-def _why(exc: BaseException, policy: SigstorePolicy, signer: str) -> str:
+def _why(exc: BaseException, policy: SigstorePolicy, signer: str) -> str:  # noqa: PLR0911 - one per reason
     text = _line(exc, 200)
     if "SANs do not match" in text:
-        return f"the Sigstore certificate is for {signer or 'another identity'}, not {policy.identity}"
+        hint = ""
+        if signer.casefold() == policy.identity.casefold() or (
+            policy.identity.endswith("*") and signer.casefold().startswith(policy.identity[:-1].casefold())
+        ):
+            hint = " (identities are case-sensitive: write OWNER/REPO as the certificate does)"
+        return f"the Sigstore certificate is for {signer or 'another identity'}, not {policy.identity}{hint}"
+    if "OIDCSourceRepositoryURI" in text:
+        got = re.search(r"got ([^,]*), expected", text)
+        if got is None:
+            return f"the Sigstore certificate for {signer} names no source repository (not issued for GitHub Actions)"
+        ran = got.group(1)
+        return (
+            f"the Sigstore certificate's workflow {signer} ran for the repository {ran}, not "
+            f"{_github_repository(policy)} (a reusable workflow called from elsewhere)"
+        )
     if "OIDCIssuer" in text or "OIDC issuer" in text or "1.3.6.1.4.1.57264.1.1" in text:
         got = re.search(r"got '([^']*)'", text)
         other = f" ({got.group(1)})" if got else ""

@@ -159,27 +159,36 @@ def _open(
     state: dict[str, Any],
     sigstore: SigstorePolicy | None,
 ) -> dict[str, Any]:
-    """The signed statement: from the key-signed DSSE envelope, or from the Sigstore bundle that holds one."""
+    """The signed statement: from the key-signed DSSE envelope, or from the Sigstore bundle that holds one.
+
+    When both are present (a project moving from a key to Sigstore), the first that verifies counts; when neither
+    does, the refusal names why each failed."""
     from shipyard.attest._sign import SignatureInvalid, open_envelope
 
+    failed: list[str] = []
     if DSSE in layers:
         try:
             statement, state["keyid"] = open_envelope(_blob(repo, layers[DSSE]), trusted)
         except SignatureInvalid as exc:
-            raise _Problem(f"signature: {exc}") from exc
-        state["signer"] = f"key {state['keyid'][:16]}"
-    elif SIGSTORE_BUNDLE in layers:
+            failed.append(str(exc))
+        else:
+            state["signer"] = f"key {state['keyid'][:16]}"
+            state["signed"] = True
+            return statement
+    if SIGSTORE_BUNDLE in layers:
         from shipyard.attest._sigstore import open_bundle
 
         try:
             statement, identity = open_bundle(_blob(repo, layers[SIGSTORE_BUNDLE]), sigstore)
         except SignatureInvalid as exc:
-            raise _Problem(f"signature: {exc}") from exc
-        state["signer"] = f"sigstore {identity}"
-    else:
-        raise _Problem("the provenance is not signed" if STATEMENT in layers else "the attestation holds no provenance")
-    state["signed"] = True
-    return statement
+            failed.append(f"and the Sigstore bundle: {exc}" if failed else str(exc))
+        else:
+            state["signer"] = f"sigstore {identity}"
+            state["signed"] = True
+            return statement
+    if failed:
+        raise _Problem(f"signature: {'; '.join(failed)}")
+    raise _Problem("the provenance is not signed" if STATEMENT in layers else "the attestation holds no provenance")
 
 
 def _blob(repo: Registry, digest: str) -> bytes:

@@ -36,6 +36,7 @@ _TRUSTED_ROOT = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 _BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"  # Fulcio's OIDC issuer extension (raw string)
 _ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"  # the same, DER UTF8String
+_SOURCE_REPOSITORY = "1.3.6.1.4.1.57264.1.12"  # the repository whose workflow run asked (DER UTF8String)
 
 
 def _b64(data: bytes) -> str:
@@ -135,8 +136,20 @@ class SigstoreInstance:
 
     # -- signing, as Fulcio + Rekor would for a keyless signer
 
-    def _leaf(self, key: Any, identity: str, issuer: str, *, at: dt.datetime | None = None) -> Any:
-        """A Fulcio-style 10-minute code-signing certificate for ``identity``, with an SCT from the CT log."""
+    def _leaf(
+        self,
+        key: Any,
+        identity: str,
+        issuer: str,
+        *,
+        at: dt.datetime | None = None,
+        source_repository: str | None = None,
+    ) -> Any:
+        """A Fulcio-style 10-minute code-signing certificate for ``identity``, with an SCT from the CT log.
+
+        For a GitHub workflow identity it carries, as Fulcio's, the Source Repository URI of the run
+        (``source_repository``; default: the identity's own repository, i.e. not a reusable workflow call).
+        """
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -163,6 +176,14 @@ class SigstoreInstance:
                 critical=False,
             )
         )
+        if source_repository is None and identity.startswith("https://github.com/") and "/.github/" in identity:
+            source_repository = identity.partition("/.github/")[0]
+        if source_repository:
+            value = source_repository.encode()
+            der = b"\x0c" + _der_length(len(value)) + value
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(x509.ObjectIdentifier(_SOURCE_REPOSITORY), der), critical=False
+            )
         # RFC 6962 3.2: the CT log signs the precertificate's TBS (no SCT extension) and the issuer's key hash.
         tbs = builder.sign(self._ca_key, hashes.SHA256()).tbs_certificate_bytes
         millis = int(at.timestamp() * 1000)
@@ -192,15 +213,24 @@ class SigstoreInstance:
         return lambda payload: self.sign_dsse(payload, identity=identity, issuer=issuer)
 
     def sign_dsse(
-        self, payload: bytes, *, identity: str, issuer: str = GITHUB_ISSUER, payload_type: str = IN_TOTO
+        self,
+        payload: bytes,
+        *,
+        identity: str,
+        issuer: str = GITHUB_ISSUER,
+        payload_type: str = IN_TOTO,
+        source_repository: str | None = None,
     ) -> bytes:
-        """A Sigstore bundle (JSON bytes) of a DSSE envelope over ``payload``, signed as ``identity``."""
+        """A Sigstore bundle (JSON bytes) of a DSSE envelope over ``payload``, signed as ``identity``.
+
+        ``source_repository``: the repository whose run signed (default: the identity's); another one is what a
+        reusable workflow called from another repository gets."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
         from cryptography.hazmat.primitives.serialization import Encoding
 
         key = ec.generate_private_key(ec.SECP256R1())  # ephemeral, as a keyless signer's
-        cert = self._leaf(key, identity, issuer)
+        cert = self._leaf(key, identity, issuer, source_repository=source_repository)
         kind = payload_type.encode()
         pae = b"DSSEv1 %d %b %d %b" % (len(kind), kind, len(payload), payload)
         signature = key.sign(pae, ec.ECDSA(hashes.SHA256()))
@@ -287,6 +317,7 @@ class SigstoreInstance:
             "aud": "sigstore",
             "sub": f"repo:{repository}:ref:{workflow_ref.partition('@')[2]}",
             "job_workflow_ref": workflow_ref,
+            "repository": repository,
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
@@ -367,7 +398,10 @@ class SigstoreInstance:
             def public_key(self) -> Any:
                 return self._key
 
-        cert = self._leaf(_Public(csr.public_key()), identity, claims["iss"], at=dt.datetime.now(dt.UTC))
+        source = f"https://github.com/{claims['repository']}" if claims.get("repository") else None
+        cert = self._leaf(
+            _Public(csr.public_key()), identity, claims["iss"], at=dt.datetime.now(dt.UTC), source_repository=source
+        )
         chain = [cert.public_bytes(Encoding.PEM).decode(), self.ca.public_bytes(Encoding.PEM).decode()]
         return {"signedCertificateEmbeddedSct": {"chain": {"certificates": chain}}}
 
