@@ -834,3 +834,67 @@ def test_a_key_signed_envelope_and_a_bundle_in_one_attestation_either_may_verify
     assert "\n" not in neither.problem
     assert "no trusted key verifies the signature" in neither.problem
     assert f"the Sigstore certificate is for {IDENTITY}, not {OTHER_IDENTITY}" in neither.problem
+
+
+def test_verifying_a_bundle_loads_no_tuf_client_and_signing_still_can(tmp_path: Path) -> None:
+    """A fresh deploy process verifies offline: sigstore's TUF client (tuf's client and metadata, securesystemslib's
+    signers, and the boto3 that its KMS signer pulls in) is not needed and not imported (sigstore.errors still
+    imports tuf's exceptions, 15 ms); signing in that process later still
+    gets the real TrustUpdater."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from pathlib import Path
+        from shipyard.testing import SigstoreInstance
+        from shipyard.attest._policy import SigstorePolicy
+        from shipyard.attest._sigstore import open_bundle
+
+        heavy = ("tuf.ngclient", "tuf.api.metadata", "securesystemslib.signer", "boto3", "sigstore._internal.tuf",
+                 "sigstore.sign")
+        instance = SigstoreInstance()
+        root = instance.write_trusted_root(Path(sys.argv[1]) / "trusted_root.json")
+        statement = {"_type": "https://in-toto.io/Statement/v1", "subject": [], "predicate": {}}
+        bundle = instance.sign_dsse(json.dumps(statement).encode(), identity=sys.argv[2])
+        assert not [name for name in heavy if name in sys.modules], "loaded before verifying"
+        found, signer = open_bundle(bundle, SigstorePolicy(identity=sys.argv[2], trusted_root=root))
+        assert found == statement and signer == sys.argv[2]
+        loaded = [name for name in heavy if name in sys.modules]
+        import sigstore.models
+        from sigstore._internal import tuf
+        assert (sigstore.models.DEFAULT_TUF_URL, sigstore.models.STAGING_TUF_URL) == (
+            tuf.DEFAULT_TUF_URL, tuf.STAGING_TUF_URL)
+        updater = sigstore.models.TrustUpdater(tuf.DEFAULT_TUF_URL, True)
+        assert isinstance(updater, tuf.TrustUpdater), type(updater)
+        print(json.dumps(loaded))
+        """
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), IDENTITY],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_invoke_image_verify_with_an_env_says_whether_that_env_would_deploy_it(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    pushed = _push(project, registry, janitor)
+    _sign(pushed, registry, instance.signer(IDENTITY))
+    env = {k: v for k, v in os.environ.items() if k not in AMBIENT}
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [INVOKE, "image.verify", pushed.reference, *args]
+        return subprocess.run(argv, cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    gated = verify("--env", "gated")
+    assert gated.returncode == 0, gated.stderr
+    assert "rules       'gated' would deploy it (signed, clean-tree, branch:main)" in gated.stdout
+
+    ci_only = verify("--env", "ci-only")  # signed by the trusted identity, but built on this machine
+    assert ci_only.returncode == 1
+    assert f"verified {pushed.reference}" in ci_only.stdout
+    assert ci_only.stderr.strip().count("\n") == 0
+    assert 'would refuse it by rule "builder:github-actions": built by' in ci_only.stderr
+    assert json.loads(verify("--env", "ci-only", "--json").stdout)["refused_by"] == "builder:github-actions"

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,50 @@ __all__ = ["BUNDLE", "open_bundle", "sign_keyless"]
 #: The attestation layer's media type: a Sigstore bundle v0.3 (what cosign and sigstore-python write).
 BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 _PUBLIC_GOOD_TUF = "https://tuf-repo-cdn.sigstore.dev"
+
+
+_STAGING_TUF = "https://tuf-repo-cdn.sigstage.dev"
+_TUF_MODULE = "sigstore._internal.tuf"
+
+
+class _DeferredTrustUpdater:
+    """sigstore's ``TrustUpdater`` (TUF), imported only when something in this process does use TUF."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        from sigstore._internal.tuf import TrustUpdater
+
+        return TrustUpdater(*args, **kwargs)
+
+
+def _load_verifier() -> None:
+    """Import sigstore's models and verifier without its TUF client, which offline verification never uses.
+
+    ``sigstore.models`` imports ``TrustUpdater`` at the top for ``ClientTrustConfig.from_tuf`` alone; the TUF client
+    pulls in tuf and securesystemslib, and securesystemslib its cloud KMS signers' SDKs (boto3): most of a fresh
+    process's verify time. While these modules load, a stand-in module answers that import; the real one loads
+    when a ``TrustUpdater`` is made (signing in the same process). A sigstore version whose modules want more from
+    it is imported whole, as before.
+    """
+    if "sigstore.models" in sys.modules or _TUF_MODULE in sys.modules:
+        return
+    import types
+
+    stand_in = types.ModuleType(_TUF_MODULE, "stands in until TUF is used (shipyard.attest._sigstore)")
+    stand_in.DEFAULT_TUF_URL = _PUBLIC_GOOD_TUF  # type: ignore[attr-defined]
+    stand_in.STAGING_TUF_URL = _STAGING_TUF  # type: ignore[attr-defined]
+    stand_in.TrustUpdater = _DeferredTrustUpdater  # type: ignore[attr-defined]
+    before = set(sys.modules)
+    sys.modules[_TUF_MODULE] = stand_in
+    try:
+        import sigstore.models
+        import sigstore.verify  # noqa: F401 - loaded here, while the stand-in answers
+    except ImportError:
+        for name in set(sys.modules) - before:
+            if name == "sigstore" or name.startswith("sigstore."):
+                del sys.modules[name]
+    finally:
+        if sys.modules.get(_TUF_MODULE) is stand_in:
+            del sys.modules[_TUF_MODULE]
 
 
 def _import_error(exc: ImportError) -> ConfigError:
@@ -106,6 +151,7 @@ def trusted_root(policy: SigstorePolicy) -> TrustedRoot:
 
 @functools.lru_cache(maxsize=8)
 def _load_root(path: str, _stamp: int, file: str, key: str) -> TrustedRoot:
+    _load_verifier()
     try:
         from sigstore.errors import Error
         from sigstore.models import TrustedRoot
@@ -146,6 +192,7 @@ def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, A
             "the provenance is signed with Sigstore but no signer identity is trusted; "
             "set sigstore = { identity = ... } for the environment (or image.verify --identity)"
         )
+    _load_verifier()
     try:
         from sigstore.errors import Error
         from sigstore.models import Bundle

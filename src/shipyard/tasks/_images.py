@@ -231,9 +231,23 @@ def verify(  # noqa: PLR0917 - invoke maps positional parameters to options
     sigstore = _sigstore_policy(env, identity, issuer, trusted_root)
     verification = verify_image(reference, trusted=keys or trusted_keys(find_root()), auth=auth, sigstore=sigstore)
     summary = verification.summary()
+    refused = None
+    if env and verification.verified:  # would that environment's gate deploy it? (its `require` rules)
+        from shipyard.attest import evaluate
+        from shipyard.deploy import get_environment
+
+        rules = get_environment(env).require
+        refused = evaluate(rules, verification)
+        summary["rules"] = list(rules)
+        summary["refused_by"] = refused[0] if refused else None
+        summary["would_deploy"] = (
+            f"{env!r} would deploy it ({', '.join(rules)})" if rules else f"{env!r} has no require rules"
+        )
     _report([summary], as_json=json, text=lambda row: _verified_text(row, verification.sbom))
     if not verification.verified:
         raise ImageError(f"{reference}: not verified: {verification.problem}")
+    if refused is not None:
+        raise ImageError(f'{reference}: verified, but {env!r} would refuse it by rule "{refused[0]}": {refused[1]}')
 
 
 def _sigstore_policy(env: str, identity: str, issuer: str, trusted_root: str) -> Any:
@@ -276,6 +290,7 @@ def _verified_text(row: dict[str, Any], sbom: dict[str, Any]) -> str:
         "base image": ", ".join(row.get("base_images") or []),
         "uv.lock": f"sha256:{row['uv_lock']}" if row.get("uv_lock") else "",
         "Dockerfile": f"sha256:{row['dockerfile']}" if row.get("dockerfile") else "",
+        "rules": row.get("would_deploy", "") if not row.get("refused_by") else "",
     }
     lines += [f"  {name:<11} {value}" for name, value in shown.items() if value]
     components = [c for c in sbom.get("components", []) if c.get("type") == "library"]
