@@ -500,6 +500,16 @@ def _config_error(root: Path, policy: str) -> str:
 @pytest.mark.parametrize(
     ("policy", "key", "reason"),
     [
+        (  # the gate requires branch:main; a certificate for a tag run can never be for main
+            'sigstore = { identity = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/tags/v*" }',
+            "require",
+            "rule 'branch:main' and sigstore.identity",
+        ),
+        (
+            'sigstore = { identity = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/heads/release" }',
+            "require",
+            "rule 'branch:main' and sigstore.identity",
+        ),
         (f'sigstore = {{ identity = "{IDENTITY}/" }}', "sigstore.identity", "ends with '/'"),
         (f'sigstore = {{ identity = " {IDENTITY}" }}', "sigstore.identity", "without surrounding spaces"),
         ('sigstore = { identity = "https://github.com/acme/tiny" }', "sigstore.identity", "not a GitHub Actions"),
@@ -544,6 +554,8 @@ def _config_error(root: Path, policy: str) -> str:
         ),
     ],
     ids=[
+        "branch-rule-tag-identity",
+        "other-branch",
         "trailing-slash",
         "spaces",
         "not-a-workflow",
@@ -711,7 +723,8 @@ def test_an_identity_ending_in_a_star_accepts_that_workflow_at_any_matching_tag_
     """A tag deploy's certificate names the tag (``deploy.yml@refs/tags/v1.4.2``): production trusts ``v*``."""
     pyproject = project / "pyproject.toml"
     tagged = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/tags/"
-    pyproject.write_text(pyproject.read_text().replace(f'identity = "{IDENTITY}"', f'identity = "{tagged}v*"', 1))
+    text = pyproject.read_text().replace(f'identity = "{IDENTITY}"', f'identity = "{tagged}v*"', 1)
+    pyproject.write_text(text.replace('"clean-tree", "branch:main"]', '"clean-tree"]', 1))
     run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "tags"], cwd=project)
     pushed = _push(project, registry, janitor)
     env = get_environment("gated", project)
@@ -777,7 +790,8 @@ def test_a_star_identity_checks_the_source_repository_too(
 ) -> None:
     pyproject = project / "pyproject.toml"
     tagged = "https://github.com/acme/tiny/.github/workflows/deploy.yml@refs/tags/"
-    pyproject.write_text(pyproject.read_text().replace(f'identity = "{IDENTITY}"', f'identity = "{tagged}v*"', 1))
+    text = pyproject.read_text().replace(f'identity = "{IDENTITY}"', f'identity = "{tagged}v*"', 1)
+    pyproject.write_text(text.replace('"clean-tree", "branch:main"]', '"clean-tree"]', 1))
     run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "tags"], cwd=project)
     pushed = _push(project, registry, janitor)
     env = get_environment("gated", project)
@@ -898,3 +912,40 @@ def test_invoke_image_verify_with_an_env_says_whether_that_env_would_deploy_it(
     assert ci_only.stderr.strip().count("\n") == 0
     assert 'would refuse it by rule "builder:github-actions": built by' in ci_only.stderr
     assert json.loads(verify("--env", "ci-only", "--json").stdout)["refused_by"] == "builder:github-actions"
+
+
+def test_a_tag_rule_with_a_branch_identity_is_a_config_error(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text.replace('require = ["signed", "clean-tree", "branch:main"]', 'require = ["tag:v*"]', 1))
+    with pytest.raises(ConfigError) as caught:
+        load_environments(project)
+    message = str(caught.value)
+    assert "tool.shipyard.environments.gated.require: rule 'tag:v*' and sigstore.identity" in message
+    assert "@refs/heads/main cannot both hold" in message
+    pyproject.write_text(
+        text.replace(f'identity = "{IDENTITY}"', f'identity = "{IDENTITY.rsplit("@", 1)[0]}@refs/tags/v*"')
+    )
+    pyproject.write_text(
+        pyproject.read_text().replace('require = ["signed", "clean-tree", "branch:main"]', 'require = ["tag:v*"]')
+    )
+    assert load_environments(project)["gated"].require == ("tag:v*",)
+
+
+def test_clean_tree_and_branch_rules_refuse_a_sigstore_signed_statement_as_a_key_signed_one(
+    project: Path, registry: LocalRegistry, janitor: Any, instance: SigstoreInstance
+) -> None:
+    (project / "image" / "Dockerfile").write_text((project / "image" / "Dockerfile").read_text() + "LABEL dirty=1\n")
+    dirty = _push(project, registry, janitor)
+    _sign(dirty, registry, instance.signer(IDENTITY))
+    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in _refusal(
+        project, "gated", dirty.reference
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    run([*git, "checkout", "-qb", "feature"], cwd=project)
+    run([*git, "commit", "-qam", "on a feature branch"], cwd=project)
+    feature = _push(project, registry, janitor)
+    _sign(feature, registry, instance.signer(IDENTITY))  # even signed as main's workflow: the provenance says feature
+    assert 'refused by rule "branch:main": built from branch feature, not branch main' in _refusal(
+        project, "gated", feature.reference
+    )

@@ -55,6 +55,8 @@ def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -
     gated = [env.name for env in envs if env.require]
     if not gated:
         return
+    for env in envs:
+        _check_ref_rules(env, file=file)
     from shipyard.attest._config import TABLE, signing_from
 
     signing = signing_from(data, root=root, file=file)
@@ -71,6 +73,31 @@ def check_trust_root(data: Any, envs: Iterable[Any], *, root: Path, file: str) -
         if not path.is_file():
             raise ConfigError(f"{path} does not exist; fix the path", file=file, key=f"{TABLE}.public-key")
     signing.public_pems()  # readable, and not a private key by mistake
+
+
+def _check_ref_rules(env: Any, *, file: str) -> None:
+    """A ``branch:``/``tag:`` rule and a GitHub workflow identity at another kind of ref: no image passes both
+    (the certificate of a tag run names ``@refs/tags/...``, the provenance of that run no branch)."""
+    policy = getattr(env, "sigstore", None)
+    if policy is None or "/.github/workflows/" not in policy.identity:
+        return
+    ref = policy.identity.rpartition("@")[2]
+    for rule in env.require:
+        kind, _, arg = rule.partition(":")
+        if kind == "branch":
+            wanted = f"refs/heads/{arg}"
+            holds = wanted.startswith(ref[:-1]) if ref.endswith("*") else wanted == ref
+        elif kind == "tag":
+            holds = ref.startswith("refs/tags/")
+        else:
+            continue
+        if not holds:
+            raise ConfigError(
+                f"rule {rule!r} and sigstore.identity ...@{ref} cannot both hold; deploy from one ref "
+                f"(a tag deploy: tag:v* with ...@refs/tags/v*)",
+                file=file,
+                key=f"tool.shipyard.environments.{env.name}.require",
+            )
 
 
 def evaluate(rules: Sequence[str], verification: Any) -> tuple[str, str] | None:  # noqa: PLR0911 - one per rule
