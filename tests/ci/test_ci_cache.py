@@ -326,3 +326,100 @@ def test_without_a_store_jobs_run_as_today(tmp_path: Path) -> None:
     assert jobs["lint"]["steps"][-1]["run"] == "uv run --locked nox -s lint"
     assert "permissions" not in jobs["lint"]
     assert "SHIPYARD_CACHE" not in render_workflows(sessions, config)[0].text
+
+
+def _warnings(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.lstrip().startswith("::warning")]
+
+
+@pytest.mark.parametrize("why", ["credentials step failed", "no credentials at all"])
+def test_a_store_out_of_reach_runs_the_session_warns_once_and_reports_truthfully(
+    *, why: str, moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """As on GitHub while the bucket or role does not exist yet: the credentials step fails without failing the
+    job (continue-on-error), so the session step runs with the store out of reach. The session runs for real, even
+    though the store holds a passing entry for these inputs; the job passes or fails on the session's own result;
+    one ``::warning::`` says why; nothing is written and nothing is reported cached."""
+    bucket = f"ci-cache-{uuid.uuid4().hex[:10]}"
+    moto.client("s3").create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    root = make_cached_project(tmp_path / "app", bucket)
+    generate(root)
+    steps = yaml.safe_load((root / CI_WORKFLOW).read_text())["jobs"]["lint"]["steps"]
+    credentials = next(s for s in steps if "configure-aws-credentials" in s.get("uses", ""))
+    assert credentials["continue-on-error"] is True
+    assert steps[-1]["env"]["SHIPYARD_CACHE_CREDENTIALS"] == "${{ steps." + credentials["id"] + ".outcome }}"
+    monkeypatch.setenv("GITHUB_RUN_ID", "301")
+
+    def lint() -> tuple[int, str]:
+        shutil.rmtree(root / ".shipyard", ignore_errors=True)
+        capsys.readouterr()
+        code = main(["ci", "run", "lint", "--root", str(root)])
+        captured = capsys.readouterr()
+        log = root.parent / "ran.log"
+        fresh = "LINT RAN FRESH" if log.is_file() and "lint" in log.read_text() else ""
+        log.unlink(missing_ok=True)
+        return code, captured.out + captured.err + fresh
+
+    assert lint()[0] == 0  # a run with the store in reach proves lint
+    assert "cached (from run" in lint()[1]
+    proven = _objects(moto, bucket)
+
+    if why == "credentials step failed":
+        monkeypatch.setenv("SHIPYARD_CACHE_CREDENTIALS", "failure")
+        reason = "the job's AWS credentials step failed"
+    else:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata probe off this machine
+        monkeypatch.setenv("SHIPYARD_CACHE_CREDENTIALS", "success")  # what GitHub says when the step "passed"
+        reason = "NoCredentialsError"
+    code, out = lint()
+    assert code == 0, out
+    assert "LINT RAN FRESH" in out
+    assert "cached (from run" not in out
+    warnings = _warnings(out)
+    assert len(warnings) == 1, warnings
+    assert reason in warnings[0]
+    assert "treating every lookup as a miss" in warnings[0]
+    assert _objects(moto, bucket) == proven  # out of reach: nothing written
+
+    # A failing session still fails its job: a store out of reach never turns red into green.
+    (root / "src" / "app.py").write_text("def double(x:\n")
+    code, out = lint()
+    assert code != 0
+    assert "LINT RAN FRESH" not in out  # compileall failed before the session recorded itself
+    assert "cached (from run" not in out
+    assert len(_warnings(out)) == 1
+    assert _objects(moto, bucket) == proven
+
+
+def test_a_store_that_hangs_is_given_up_in_bounded_time() -> None:
+    """A store that accepts connections and never answers (a black-holed endpoint): each call is bounded by the
+    client's timeouts and retries, and ends as the ``CacheStoreError`` the run turns into a warning and a miss."""
+    import socket
+    import time
+
+    from shipyard.pipeline import S3Store
+    from shipyard.pipeline._s3 import CacheStoreError
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        env = {
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            store = S3Store("hanging-bucket", timeout=0.5)
+            start = time.monotonic()
+            with pytest.raises(CacheStoreError, match="hanging-bucket"):
+                store.get("0" * 64)
+            elapsed = time.monotonic() - start
+    assert elapsed < 5  # 3 attempts of 0.5 s reads, and botocore's short back-off between them

@@ -11,18 +11,21 @@ the wheel ``build`` made.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shipyard import _command
 from shipyard._errors import ConfigError
+from shipyard._nox_listing import cached_listing, stamp
 from shipyard.ci._drift import matrix_cells
 from shipyard.ci._model import GATE_JOB
+from shipyard.ci._sessions import Runner
 from shipyard.ci._workflows import CI_WORKFLOW, render_project
 
 __all__ = ["ARTIFACTS", "PlannedJob", "plan", "run_job"]
@@ -65,13 +68,41 @@ def plan(root: Path) -> list[PlannedJob]:
     """Every job of ci.yml, in order, with its matrix cells and commands."""
     import yaml
 
-    workflows = render_project(root)
+    workflows = render_project(root, run=_listing_cached(root))
     ci = next(w for w in workflows if w.path == CI_WORKFLOW)
     jobs = yaml.safe_load(ci.text)["jobs"]
     return [
         PlannedJob(jid, str(job.get("name", jid)), _cells(job), list(job.get("needs") or []), list(job["steps"]))
         for jid, job in jobs.items()
     ]
+
+
+def _listing_cached(root: Path) -> Runner:
+    """``_command.run``, but the noxfile's session listing comes from the cache ``invoke check`` keeps too
+    (``shipyard._nox_listing``), stamped with the listing's own argv and variables: a job run locally starts no
+    nox just to learn its own commands. ``ci generate`` and ``ci check`` always list afresh."""
+
+    def run(
+        argv: Sequence[str],
+        *,
+        cwd: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+    ) -> _command.Result:
+        if "--list-sessions" not in argv or "--noxfile" not in argv:
+            return _command.run(argv, cwd=cwd, env=env, inherit_env=inherit_env)
+        noxfile = Path(argv[list(argv).index("--noxfile") + 1])
+        variables = sorted(f"{k}={v}" for k, v in (env or {}).items() if k.startswith(("NOX", "SHIPYARD_")))
+        extra = [*argv, *variables]
+        name = "ci-listing-" + hashlib.sha256("\0".join(argv).encode()).hexdigest()[:16]
+
+        def listing() -> str:
+            return _command.run(argv, cwd=cwd, env=env, inherit_env=inherit_env).output
+
+        output = cached_listing(root, name, stamp(root, noxfile, extra), listing)
+        return _command.Result(tuple(argv), 0, str(output))
+
+    return run
 
 
 def _fill(text: str, cell: dict[str, str]) -> str:

@@ -1,0 +1,86 @@
+"""``shipyard ci plan`` / ``ci run`` read the noxfile's listing from the cache ``invoke check`` keeps too: nox is
+started once, and again whenever something that decides the listing changes (the noxfile, a module it imports,
+pyproject.toml, uv.lock). A failed listing is never cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipyard._errors import CommandFailed, ConfigError
+from shipyard.ci._plan import plan
+
+NOXFILE = """
+import pathlib
+
+import nox
+
+# Beside the project: how many times nox loaded this noxfile.
+with (pathlib.Path(__file__).resolve().parent.parent / "loads.log").open("a") as log:
+    log.write("load\\n")
+
+import helpers
+
+
+@nox.session(venv_backend="none")
+def lint(session):
+    pass
+
+
+for name in helpers.EXTRA:
+    nox.session(venv_backend="none", name=name)(lambda session: None)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.11"\n')
+    (root / "noxfile.py").write_text(NOXFILE)
+    (root / "helpers.py").write_text("EXTRA = []\n")
+    return root
+
+
+def _loads(root: Path) -> int:
+    log = root.parent / "loads.log"
+    return len(log.read_text().split()) if log.is_file() else 0
+
+
+def _jobs(root: Path) -> list[str]:
+    return [job.id for job in plan(root) if job.id != "ci-passed"]
+
+
+def test_the_listing_is_cached_until_what_decides_it_changes(project: Path) -> None:
+    assert _jobs(project) == ["lint"]
+    assert _loads(project) == 1
+    assert _jobs(project) == ["lint"]
+    assert _loads(project) == 1  # the second plan started no nox
+
+    # A module the noxfile imports defines a session: the listing is taken again.
+    (project / "helpers.py").write_text("EXTRA = ['docs']\n")
+    assert _jobs(project) == ["lint", "docs"]
+    assert _loads(project) == 2
+
+    for name, text in (
+        ("pyproject.toml", '[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.11"\n'),
+        ("uv.lock", "version = 1\n"),
+        ("noxfile.py", NOXFILE.replace("def lint", "def lint_all")),
+    ):
+        loads = _loads(project)
+        (project / name).write_text(text)
+        plan(project)
+        assert _loads(project) == loads + 1, name
+    assert _jobs(project) == ["lint_all", "docs"]
+
+
+def test_a_failed_listing_is_not_cached(project: Path) -> None:
+    (project / "helpers.py").write_text("EXTRA = 1 / 0\n")
+    with pytest.raises((CommandFailed, ConfigError)):
+        plan(project)
+    with pytest.raises((CommandFailed, ConfigError)):
+        plan(project)
+    assert _loads(project) == 2  # listed again, failing again: no failure was stored
+    (project / "helpers.py").write_text("EXTRA = []\n")
+    assert _jobs(project) == ["lint"]
