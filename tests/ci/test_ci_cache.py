@@ -423,3 +423,44 @@ def test_a_store_that_hangs_is_given_up_in_bounded_time() -> None:
                 store.get("0" * 64)
             elapsed = time.monotonic() - start
     assert elapsed < 5  # 3 attempts of 0.5 s reads, and botocore's short back-off between them
+
+
+def test_a_ci_run_stopped_mid_job_stops_the_session_and_proves_nothing(
+    moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM to ``shipyard ci run`` in the middle of a session: the job's whole process tree is stopped (not left
+    running on its own), the command exits 130, and the store holds no entry for the session that never finished."""
+    import signal
+    import sys
+    import time
+
+    bucket = f"ci-cache-{uuid.uuid4().hex[:10]}"
+    moto.client("s3").create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    root = make_cached_project(tmp_path / "app", bucket)
+    pid_file = tmp_path / "session.pid"
+    slow = f"""    import os, time
+    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+    time.sleep(120)
+"""
+    noxfile = (root / "noxfile.py").read_text()
+    (root / "noxfile.py").write_text(noxfile.replace("def lint(session):\n", "def lint(session):\n" + slow, 1))
+    generate(root)
+    monkeypatch.setenv("GITHUB_RUN_ID", "401")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    argv = [sys.executable, "-m", "shipyard", "ci", "run", "lint", "--root", str(root)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.is_file() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert pid_file.is_file(), proc.communicate()[0]
+        session = int(pid_file.read_text())
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert "interrupted" in out
+    assert not Path(f"/proc/{session}").exists() or "Z" in Path(f"/proc/{session}/stat").read_text().split()[2]
+    assert _objects(moto, bucket) == {}, "a session that never finished was stored"

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,12 +200,26 @@ def _shell(root: Path, script: str, env: dict[str, str], out: Callable[[str], No
     # A runner starts clean: an environment this command was started from (a nox session sets both) must not
     # redirect the job's `uv run` into another venv.
     base = {k: v for k, v in os.environ.items() if k not in _NOT_ON_A_RUNNER and not k.startswith("NOX")}
-    result = asyncio.run(
-        _command.run_async(
-            argv, cwd=root, env={**base, "CI": "true", **env}, inherit_env=False, check=False, on_output=out
-        )
-    )
-    return result.returncode
+
+    async def step() -> int:
+        # The step runs in a process group of its own (a killed `ci run` must not leave it running): SIGTERM
+        # cancels it as Ctrl-C does, and the cancellation terminates the group (then kills it after a grace).
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            result = await _command.run_async(
+                argv, cwd=root, env={**base, "CI": "true", **env}, inherit_env=False, check=False, on_output=out
+            )
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+        return result.returncode
+
+    try:
+        return asyncio.run(step())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None  # the CLI's "interrupted", exit 130
 
 
 def _upload(root: Path, inputs: dict[str, str], out: Callable[[str], None]) -> int:
