@@ -6,10 +6,13 @@ With ``--before REV`` the same runs are made side by side with Shipyard as it wa
 with ``git archive``; its ``ci run`` and the fixture's venv both use that source), interleaved so that both see
 the same machine load: the table then shows what the change bought.
 
-Usage: ``python benchmarks/bench_ci_cache.py [--sleep 2] [--repeat 3] [--before REV]`` (through nox: ``nox -s
-bench -- ci_cache``). ``--sleep`` is how long each fixture session works when it really runs (default 2 s); the
-all-cached pass is made ``--repeat`` times and each job's best time is kept (the machine is shared, its load
-varies).
+``--this-repo`` also measures this repository's own cached jobs (lint, typecheck, lock, workflows) in this
+checkout, proving them into an empty bucket, then all cached.
+
+Usage: ``python benchmarks/bench_ci_cache.py [--sleep 2] [--repeat 3] [--before REV] [--this-repo]`` (through
+nox: ``nox -s bench -- ci_cache``). ``--sleep`` is how long each fixture session works when it really runs
+(default 2 s); the all-cached pass is made ``--repeat`` times and each job's best time is kept (the machine is
+shared, its load varies).
 """
 
 from __future__ import annotations
@@ -101,8 +104,11 @@ def _export(rev: str, into: Path) -> Path:
     return into
 
 
-def _every_job(root: Path, jobs: list[str], env: dict[str, str], source: Path) -> dict[str, float]:
-    shutil.rmtree(root / ".shipyard", ignore_errors=True)  # a fresh runner: only the shared store knows anything
+def _every_job(
+    root: Path, jobs: list[str], env: dict[str, str], source: Path, *, fresh: bool = True
+) -> dict[str, float]:
+    if fresh:
+        shutil.rmtree(root / ".shipyard", ignore_errors=True)  # a fresh runner: only the shared store knows anything
     times = {}
     # `python -m shipyard` with this source first on the path: the `ci run` of that version of Shipyard.
     env = {**env, "PYTHONPATH": str(source / "src")}
@@ -123,6 +129,27 @@ def _every_job(root: Path, jobs: list[str], env: dict[str, str], source: Path) -
 
 def _row(label: str, values: list[float]) -> str:
     return f"{label:<12}" + "".join(f"{value:>20.2f}" for value in values)
+
+
+def _this_repository(moto: object, env: dict[str, str], repeat: int) -> None:
+    """This repository's own cached jobs (the ones whose step is ``invoke check --only``), against an empty
+    bucket named as its ``cache-store`` on the same moto server: first proving them (each session really runs,
+    though nox venvs and tool caches on this machine are warm), then all cached. Run in this checkout; with a shared
+    store configured nothing is written to its local cache but ``.shipyard/runs`` and the listing."""
+    from shipyard.ci import load_config
+    from shipyard.ci._plan import plan
+
+    bucket = load_config(ROOT).cache_store.removeprefix("s3://").partition("/")[0]
+    moto.client("s3").create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    jobs = [job.id for job in plan(ROOT) if any("invoke check --only" in c for c in job.commands())]
+    env = {**env, "GITHUB_RUN_ID": "101", "GITHUB_REPOSITORY": "shipyard/shipyard"}
+    cold = _every_job(ROOT, jobs, env, ROOT, fresh=False)
+    passes = [_every_job(ROOT, jobs, {**env, "GITHUB_RUN_ID": str(102 + n)}, ROOT, fresh=False) for n in range(repeat)]
+    cached = {job: min(run[job] for run in passes) for job in jobs}
+    print(f"\nthis repository's cached jobs (s){'proving':>12}{'cached':>12}")
+    for job in jobs:
+        print(f"{job:<32}{cold[job]:>12.2f}{cached[job]:>12.2f}")
+    print(f"{'all':<32}{sum(cold.values()):>12.2f}{sum(cached.values()):>12.2f}")
 
 
 def main(argv: list[str]) -> int:
@@ -155,6 +182,8 @@ def main(argv: list[str]) -> int:
                 ids = {**env, "GITHUB_RUN_ID": str(2 + attempt)}
                 runs[name].append(_every_job(roots[name], jobs, ids, variants[name]))
         cached = {name: {job: min(run[job] for run in runs[name]) for job in jobs} for name in variants}
+        if "--this-repo" in argv:
+            _this_repository(moto, env, repeat)
     header = "".join(f"{f'{kind} {name}':>20}" for name in variants for kind in ("cold", "cached"))
     print(f"{'job (s)':<12}{header}   (cached: each job's best of {repeat} all-cached passes)")
     for job in jobs:
