@@ -464,3 +464,47 @@ def test_a_ci_run_stopped_mid_job_stops_the_session_and_proves_nothing(
     assert "interrupted" in out
     assert not Path(f"/proc/{session}").exists() or "Z" in Path(f"/proc/{session}/stat").read_text().split()[2]
     assert _objects(moto, bucket) == {}, "a session that never finished was stored"
+
+
+def test_the_composite_action_runs_a_session_through_the_shared_store(
+    moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """action.yml's session step, run by bash as the runner would with the inputs in its env: with a cache-store
+    the second run is cached (from the first); posargs with a store is refused in one line; without a store it is
+    plain nox, as before."""
+    bucket = f"ci-cache-{uuid.uuid4().hex[:10]}"
+    moto.client("s3").create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    root = make_cached_project(tmp_path / "app", bucket)
+    (root / "pyproject.toml").write_text((root / "pyproject.toml").read_text() + "action = true\n")
+    generate(root)
+    steps = yaml.safe_load((root / "action.yml").read_text())["runs"]["steps"]
+    script = next(s["run"] for s in steps if s.get("name") == "Run the session")
+    assert "invoke check --only" in script
+    base = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+
+    def session(run_id: str, **inputs: str) -> tuple[int, str]:
+        shutil.rmtree(root / ".shipyard", ignore_errors=True)
+        env = {**base, "SESSION": "lint", "POSARGS": "", "GITHUB_RUN_ID": run_id, "CI": "true", **inputs}
+        done = subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", script], cwd=root, env=env, capture_output=True, text=True, check=False
+        )
+        log = root.parent / "ran.log"
+        fresh = "LINT RAN FRESH" if log.is_file() and "lint" in log.read_text() else ""
+        log.unlink(missing_ok=True)
+        return done.returncode, done.stdout + done.stderr + fresh
+
+    store = {"SHIPYARD_CACHE_STORE": f"s3://{bucket}/ci", "SHIPYARD_CACHE_SIGNING_KEY": KEY}
+    code, out = session("501", **store)
+    assert code == 0, out
+    assert "LINT RAN FRESH" in out
+    code, out = session("502", **store)
+    assert code == 0, out
+    assert f"lint: cached (from run {_run_url('501')})" in out
+    assert "FRESH" not in out
+    code, out = session("503", **store, POSARGS="-x")
+    assert code == 2
+    assert "::error title=shipyard action::posargs and cache-store together" in out
+    code, out = session("504", SHIPYARD_CACHE_STORE="")
+    assert code == 0, out
+    assert "LINT RAN FRESH" in out
+    assert "cached (from run" not in out
