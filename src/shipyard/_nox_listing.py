@@ -17,11 +17,12 @@ import sys
 import sysconfig
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 __all__ = ["cached_listing", "importable_modules", "stamp"]
 
 CACHE_DIR = Path(".shipyard") / "cache"
+T = TypeVar("T")
 
 
 def importable_modules(root: Path) -> list[Path]:
@@ -68,8 +69,11 @@ def stamp(root: Path, noxfile: Path, extra: Iterable[str] = ()) -> str:
     return digest.hexdigest()
 
 
-def cached_listing(root: Path, name: str, key: str, compute: Callable[[], Any], *, refresh: bool = False) -> Any:
-    """``compute()``'s JSON value, from ``.shipyard/cache/<name>.json`` when it was stored under ``key``.
+def cached_listing(
+    root: Path, name: str, key: str, compute: Callable[[], T], *, kind: type[T], refresh: bool = False
+) -> T:
+    """``compute()``'s JSON value (a ``kind``), from ``.shipyard/cache/<name>.json`` when it was stored under
+    ``key``; a damaged or foreign file is ignored (listed again).
 
     ``compute`` raises when the listing fails: nothing is stored then. A cache that cannot be written (a read-only
     checkout) only costs the next call a listing."""
@@ -77,8 +81,9 @@ def cached_listing(root: Path, name: str, key: str, compute: Callable[[], Any], 
     if not refresh:
         try:
             cached = json.loads(cache.read_text())
-            if isinstance(cached, dict) and cached.get("stamp") == key and "value" in cached:
-                return cached["value"]
+            if isinstance(cached, dict) and cached.get("stamp") == key and isinstance(cached.get("value"), kind):
+                value: T = cached["value"]
+                return value
         except (OSError, ValueError):
             pass
     value = compute()

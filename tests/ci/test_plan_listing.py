@@ -84,3 +84,16 @@ def test_a_failed_listing_is_not_cached(project: Path) -> None:
     assert _loads(project) == 2  # listed again, failing again: no failure was stored
     (project / "helpers.py").write_text("EXTRA = []\n")
     assert _jobs(project) == ["lint"]
+
+
+def test_a_damaged_listing_cache_is_listed_again(project: Path) -> None:
+    import json
+
+    assert _jobs(project) == ["lint"]
+    (cache,) = (project / ".shipyard" / "cache").glob("ci-listing-*.json")
+    stored = json.loads(cache.read_text())
+    for damaged in ("{not json", json.dumps({**stored, "value": 3}), json.dumps([stored])):
+        loads = _loads(project)
+        cache.write_text(damaged)
+        assert _jobs(project) == ["lint"]
+        assert _loads(project) == loads + 1

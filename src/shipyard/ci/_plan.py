@@ -100,8 +100,8 @@ def _listing_cached(root: Path) -> Runner:
         def listing() -> str:
             return _command.run(argv, cwd=cwd, env=env, inherit_env=inherit_env).output
 
-        output = cached_listing(root, name, stamp(root, noxfile, extra), listing)
-        return _command.Result(tuple(argv), 0, str(output))
+        output = cached_listing(root, name, stamp(root, noxfile, extra), listing, kind=str)
+        return _command.Result(tuple(argv), 0, output)
 
     return run
 

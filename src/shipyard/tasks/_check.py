@@ -154,7 +154,7 @@ def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
             detail = (listed.output.strip().splitlines() or ["no output"])[-1]
             raise ConfigError(f"`nox -l --json` failed ({detail}); fix the noxfile", file=str(noxfile)) from None
 
-    names = cached_listing(root, "nox-sessions", stamp(root, noxfile), listing, refresh=refresh)
+    names = cached_listing(root, "nox-sessions", stamp(root, noxfile), listing, kind=list, refresh=refresh)
     return [str(name) for name in names]
 
 
