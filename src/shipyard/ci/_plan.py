@@ -26,7 +26,7 @@ from shipyard._errors import ConfigError
 from shipyard._nox_listing import cached_listing, stamp
 from shipyard.ci._drift import matrix_cells
 from shipyard.ci._model import GATE_JOB
-from shipyard.ci._sessions import Runner
+from shipyard.ci._sessions import LIST_ALL_PYTHONS, Runner
 from shipyard.ci._workflows import CI_WORKFLOW, render_project
 
 __all__ = ["ARTIFACTS", "PlannedJob", "plan", "run_job"]
@@ -93,7 +93,8 @@ def _listing_cached(root: Path) -> Runner:
         if "--list-sessions" not in argv or "--noxfile" not in argv:
             return _command.run(argv, cwd=cwd, env=env, inherit_env=inherit_env)
         noxfile = Path(argv[list(argv).index("--noxfile") + 1])
-        variables = sorted(f"{k}={v}" for k, v in (env or {}).items() if k.startswith(("NOX", "SHIPYARD_")))
+        # The variables the listing sets for nox (no other value, a secret least of all, goes into the stamp).
+        variables = sorted(f"{k}={v}" for k, v in (env or {}).items() if k.startswith("NOX") or k == LIST_ALL_PYTHONS)
         extra = [*argv, *variables]
         name = "ci-listing-" + hashlib.sha256("\0".join(argv).encode()).hexdigest()[:16]
 
