@@ -97,3 +97,74 @@ def test_a_damaged_listing_cache_is_listed_again(project: Path) -> None:
         cache.write_text(damaged)
         assert _jobs(project) == ["lint"]
         assert _loads(project) == loads + 1
+
+
+def test_a_same_size_edit_that_keeps_the_mtime_is_listed_again(project: Path) -> None:
+    import os
+
+    helpers = project / "helpers.py"
+    helpers.write_text("EXTRA = ['aa']\n")
+    assert _jobs(project) == ["lint", "aa"]
+    before = helpers.stat()
+    helpers.write_text("EXTRA = ['bb']\n")  # same size
+    os.utime(helpers, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime (cp -p, tar, a fast edit)
+    assert _jobs(project) == ["lint", "bb"]
+
+
+def test_a_module_imported_from_another_directory_is_part_of_the_stamp(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # bytecode written, as on most machines
+    # As this repository's noxfile imports shipyard.nox from src/: not beside the noxfile, not a package there.
+    (project / "tools").mkdir()
+    (project / "tools" / "more.py").write_text("EXTRA = []\n")
+    (project / "noxfile.py").write_text(
+        NOXFILE.replace("import helpers", "import sys\nsys.path.insert(0, 'tools')\nimport more as helpers")
+    )
+    assert _jobs(project) == ["lint"]
+    # Listed again (pyproject changed): this time Python imports the module from its bytecode, never opening it.
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\nrequires-python = ">=3.11"\n')
+    assert _jobs(project) == ["lint"]
+    (project / "tools" / "more.py").write_text("EXTRA = ['docs']\n")
+    assert _jobs(project) == ["lint", "docs"]
+
+
+def test_a_file_or_a_variable_the_noxfile_reads_is_part_of_the_stamp(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "sessions.txt").write_text("")
+    (project / "noxfile.py").write_text(
+        NOXFILE
+        + "\nimport os\n"
+        + "for name in pathlib.Path('sessions.txt').read_text().split() + os.environ.get('APP_SESSIONS', '').split():\n"
+        + "    nox.session(venv_backend='none', name=name)(lambda session: None)\n"
+    )
+    assert _jobs(project) == ["lint"]
+    (project / "sessions.txt").write_text("docs\n")
+    assert _jobs(project) == ["lint", "docs"]
+    monkeypatch.setenv("APP_SESSIONS", "bench")
+    assert _jobs(project) == ["lint", "docs", "bench"]
+    monkeypatch.delenv("APP_SESSIONS")
+    assert _jobs(project) == ["lint", "docs"]
+    loads = _loads(project)
+    monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "1")
+    assert _jobs(project) == ["lint", "docs"]
+    assert _loads(project) == loads  # a variable the noxfile does not read leaves the listing cached
+
+
+def test_a_cache_that_cannot_be_written_still_lists(project: Path) -> None:
+    cache = project / ".shipyard" / "cache"
+    cache.mkdir(parents=True)
+    assert _jobs(project) == ["lint"]
+    for entry in cache.iterdir():
+        if entry.name.startswith("ci-listing-"):
+            entry.unlink()
+            entry.mkdir()  # a directory where the cache file was
+    (project / "helpers.py").write_text("EXTRA = ['docs']\n")
+    assert _jobs(project) == ["lint", "docs"]
+    cache.chmod(0o500)
+    try:
+        (project / "helpers.py").write_text("EXTRA = ['bench']\n")
+        assert _jobs(project) == ["lint", "bench"]
+    finally:
+        cache.chmod(0o700)

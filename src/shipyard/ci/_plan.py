@@ -23,7 +23,7 @@ from typing import Any
 
 from shipyard import _command
 from shipyard._errors import ConfigError
-from shipyard._nox_listing import cached_listing, stamp
+from shipyard._nox_listing import cached_listing, stamp, traced
 from shipyard.ci._drift import matrix_cells
 from shipyard.ci._model import GATE_JOB
 from shipyard.ci._sessions import LIST_ALL_PYTHONS, Runner
@@ -98,10 +98,13 @@ def _listing_cached(root: Path) -> Runner:
         extra = [*argv, *variables]
         name = "ci-listing-" + hashlib.sha256("\0".join(argv).encode()).hexdigest()[:16]
 
-        def listing() -> str:
-            return _command.run(argv, cwd=cwd, env=env, inherit_env=inherit_env).output
+        environ = {**(os.environ if inherit_env else {}), **(env or {})}  # what the listing sees
 
-        output = cached_listing(root, name, stamp(root, noxfile, extra), listing, kind=str)
+        def listing(trace: Mapping[str, str]) -> str:
+            command = traced(argv) or argv
+            return _command.run(command, cwd=cwd, env={**environ, **trace}, inherit_env=False).output
+
+        output = cached_listing(root, name, stamp(root, noxfile, extra), listing, kind=str, environ=environ)
         return _command.Result(tuple(argv), 0, output)
 
     return run

@@ -136,16 +136,17 @@ def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
     (``shipyard._nox_listing``: the noxfile, its importable modules, pyproject.toml, uv.lock, the interpreter,
     PATH)."""
     from shipyard._errors import ConfigError
-    from shipyard._nox_listing import cached_listing, stamp
+    from shipyard._nox_listing import cached_listing, stamp, traced
 
     noxfile = root / "noxfile.py"
     if not noxfile.is_file():
         raise ConfigError(f"{noxfile} does not exist: `invoke check` runs the noxfile's sessions; add one")
 
-    def listing() -> list[str]:
+    def listing(trace: Mapping[str, str]) -> list[str]:
         from shipyard._command import run
 
-        listed = run([sys.executable, "-m", "nox", "-l", "--json"], cwd=root, check=False)
+        argv = [sys.executable, "-m", "nox", "-l", "--json"]
+        listed = run(traced(argv) or argv, cwd=root, env=trace, check=False)
         lines = [line for line in listed.output.splitlines() if line.startswith("[")]
         try:
             entries = json.loads(lines[-1])
@@ -154,7 +155,9 @@ def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
             detail = (listed.output.strip().splitlines() or ["no output"])[-1]
             raise ConfigError(f"`nox -l --json` failed ({detail}); fix the noxfile", file=str(noxfile)) from None
 
-    names = cached_listing(root, "nox-sessions", stamp(root, noxfile), listing, kind=list, refresh=refresh)
+    names = cached_listing(
+        root, "nox-sessions", stamp(root, noxfile), listing, kind=list, environ=os.environ, refresh=refresh
+    )
     return [str(name) for name in names]
 
 
