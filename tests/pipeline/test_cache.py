@@ -163,10 +163,33 @@ def test_a_recursive_glob_finds_what_path_glob_finds_outside_tool_directories(tm
         return dict(sorted(found.items()))
 
     hashed = hash_files(tmp_path, globs)
-    assert hashed == by_path_glob()
+    # And the files under a symlinked directory (Path.glob does not enter it; see the next test).
+    assert hashed == {**by_path_glob(), "pkg/via/e.py": _file_digest(tmp_path / "linked" / "e.py")}
     assert {"a.py", "pkg/b.py", "pkg/deep/er/c.py", ".github/scripts/d.py", "pkg/link.py", "pkg/via"} <= set(hashed)
     assert not [name for name in hashed if ".venv" in name or ".nox" in name or "__pycache__" in name]
     (tmp_path / ".venv" / "lib" / "site.py").write_text("changed")
     assert hash_files(tmp_path, globs) == hashed
     (tmp_path / "pkg" / "deep" / "er" / "c.py").write_text("changed")
     assert hash_files(tmp_path, globs) != hashed
+
+
+def test_a_recursive_glob_keys_the_files_under_a_symlinked_directory_leading_out(tmp_path: Path) -> None:
+    """A package linked in from outside the project (a monorepo's shared code) is imported by the tests and read
+    by mypy: its files are inputs under ``**/*.py`` as they are for a session keyed on every project file (links
+    inside it are not followed, so a link to / or a loop costs one level)."""
+    from shipyard.pipeline._cache import hash_files
+
+    root, shared = tmp_path / "app", tmp_path / "shared"
+    (root / "src" / "app").mkdir(parents=True)
+    (root / "src" / "app" / "__init__.py").write_text("")
+    (shared / "inner").mkdir(parents=True)
+    (shared / "util.py").write_text("X = 1\n")
+    (shared / "inner" / "deep.py").write_text("Y = 1\n")
+    (shared / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (root / "src" / "app" / "shared").symlink_to(shared, target_is_directory=True)
+
+    hashed = hash_files(root, ("**/*.py",))
+    assert {"src/app/shared/util.py", "src/app/shared/inner/deep.py"} <= set(hashed)
+    assert not [name for name in hashed if "/loop/" in name]
+    (shared / "inner" / "deep.py").write_text("Y = 2\n")
+    assert hash_files(root, ("**/*.py",)) != hashed

@@ -154,18 +154,26 @@ def _glob(root: Path, pattern: str) -> Iterable[Path]:
     """``root.glob(pattern)``, but ``**/NAME`` (the common ``**/*.py``) walks the tree once without entering
     ``SKIPPED_DIRS``: a .venv or .nox holds tens of thousands of files whose matches are dropped anyway (a second
     per stage key on a checkout with a few venvs). Same matches otherwise: every depth, names by ``fnmatchcase``
-    (as Path.glob), symlinked directories matched by name but not entered."""
+    (as Path.glob), and more: a symlinked directory's files (a package linked in from outside the project is imported
+    and type-checked like any other), as ``project_files`` keys them, links inside it not followed."""
     head, _, name = pattern.partition("/")
     if head != "**" or not name or "/" in name or "**" in name:
         yield from root.glob(pattern)
         return
     import fnmatch
 
-    for directory, dirs, files in os.walk(root):
-        for entry in (*dirs, *files):
+    def walk(top: Path, *, follow: bool) -> Iterable[tuple[str, list[str]]]:
+        for directory, dirs, files in os.walk(top):
+            yield directory, [*dirs, *files]
+            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+            for linked in (Path(directory) / d for d in dirs if follow):
+                if linked.is_symlink():
+                    yield from walk(linked, follow=False)
+
+    for directory, entries in walk(root, follow=True):
+        for entry in entries:
             if fnmatch.fnmatchcase(entry, name):
                 yield Path(directory) / entry
-        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
