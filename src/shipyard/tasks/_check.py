@@ -11,7 +11,7 @@ them (all keys optional; docs/pipeline.md, "invoke check"):
     files = ["src/**/*.py", "pyproject.toml"]   # narrow the inputs (default: every git-tracked or untracked,
                                                 # not ignored file)
     session-files = { lint = ["src/**/*.py"] }  # one session's inputs instead of `files` (tests changed: lint
-                                                # stays proven)
+                                                # stays proven); noxfile.py is always one
     env = ["CI"]                                # declared env vars: their values (keyed hash) enter the key
     outputs = { build = "dist/*" }              # files a session produces, restored on a cache hit
 
@@ -261,7 +261,8 @@ def build_check_pipeline(root: Path, *, refresh: bool = False, only: str | None 
         files = config["session-files"].get(session, config["files"])
         spec = stage(
             session,
-            files=files or (),
+            # The noxfile holds the session's commands: narrowed inputs never leave it out.
+            files=(*files, NOXFILE) if files is not None and NOXFILE not in files else (files or ()),
             project_files=files is None,
             exclude=produced,
             env=config["env"],
@@ -273,6 +274,10 @@ def build_check_pipeline(root: Path, *, refresh: bool = False, only: str | None 
         )(_session_stage(session, root, outputs))
         pipeline.add(spec)
     return pipeline
+
+
+#: The noxfile, an input of every session (its commands), whatever ``files``/``session-files`` name.
+NOXFILE = "noxfile.py"
 
 
 #: ``s3://bucket[/prefix]``: the shared cache store ``invoke check`` reads and writes (entries HMAC-signed with
