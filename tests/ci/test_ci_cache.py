@@ -6,10 +6,12 @@ unsigned entry are misses; a read-only run writes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,9 +334,70 @@ def _warnings(out: str) -> list[str]:
     return [line for line in out.splitlines() if line.lstrip().startswith("::warning")]
 
 
-@pytest.mark.parametrize("why", ["credentials step failed", "no credentials at all"])
+@contextlib.contextmanager
+def _endpoint(why: str) -> Iterator[str]:
+    """An S3 endpoint on 127.0.0.1 that refuses every request as S3 does (403 AccessDenied; 301 PermanentRedirect,
+    the bucket living in another region), or accepts connections and never answers (``hangs``)."""
+    import http.server
+    import socket
+    import threading
+
+    if why == "hangs":
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen(64)
+            yield f"http://127.0.0.1:{server.getsockname()[1]}"
+        return
+    status, code, extra = {
+        "access denied": (403, "AccessDenied", {}),
+        "bucket in another region": (301, "PermanentRedirect", {"x-amz-bucket-region": "eu-central-1"}),
+    }[why]
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            body = f"<?xml version='1.0'?><Error><Code>{code}</Code><Message>{why}</Message></Error>".encode()
+            self.send_response(status)
+            for name, value in {**extra, "Content-Type": "application/xml", "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _refuse  # noqa: N815 - http.server's names
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "why",
+    [
+        "credentials step failed",
+        "no credentials at all",
+        "no such bucket",
+        "access denied",
+        "bucket in another region",
+        "hangs",
+    ],
+)
 def test_a_store_out_of_reach_runs_the_session_warns_once_and_reports_truthfully(
-    *, why: str, moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    *,
+    why: str,
+    moto: MotoServer,
+    ci_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
     """As on GitHub while the bucket or role does not exist yet: the credentials step fails without failing the
     job (continue-on-error), so the session step runs with the store out of reach. The session runs for real, even
@@ -363,11 +426,13 @@ def test_a_store_out_of_reach_runs_the_session_warns_once_and_reports_truthfully
     assert lint()[0] == 0  # a run with the store in reach proves lint
     assert "cached (from run" in lint()[1]
     proven = _objects(moto, bucket)
+    stack = contextlib.ExitStack()
+    request.addfinalizer(stack.close)
 
     if why == "credentials step failed":
         monkeypatch.setenv("SHIPYARD_CACHE_CREDENTIALS", "failure")
         reason = "the job's AWS credentials step failed"
-    else:
+    elif why == "no credentials at all":
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
@@ -375,7 +440,20 @@ def test_a_store_out_of_reach_runs_the_session_warns_once_and_reports_truthfully
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata probe off this machine
         monkeypatch.setenv("SHIPYARD_CACHE_CREDENTIALS", "success")  # what GitHub says when the step "passed"
         reason = "NoCredentialsError"
+    elif why == "no such bucket":  # deleted, or never created: the entry proven above is gone with it
+        s3: Any = moto.client("s3")
+        for name in proven:
+            s3.delete_object(Bucket=bucket, Key=name)
+        s3.delete_bucket(Bucket=bucket)
+        proven = {}
+        reason = "NoSuchBucket"
+    else:
+        endpoint = stack.enter_context(_endpoint(why))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        reason = {"access denied": "AccessDenied", "bucket in another region": "another region"}.get(why, "timeout")
+    started = time.monotonic()
     code, out = lint()
+    assert time.monotonic() - started < 90, "a store out of reach must cost a bounded time"
     assert code == 0, out
     assert "LINT RAN FRESH" in out
     assert "cached (from run" not in out
@@ -383,7 +461,7 @@ def test_a_store_out_of_reach_runs_the_session_warns_once_and_reports_truthfully
     assert len(warnings) == 1, warnings
     assert reason in warnings[0]
     assert "treating every lookup as a miss" in warnings[0]
-    assert _objects(moto, bucket) == proven  # out of reach: nothing written
+    assert _objects_if_any(moto, bucket) == proven  # out of reach: nothing written
 
     # A failing session still fails its job: a store out of reach never turns red into green.
     (root / "src" / "app.py").write_text("def double(x:\n")
@@ -392,7 +470,14 @@ def test_a_store_out_of_reach_runs_the_session_warns_once_and_reports_truthfully
     assert "LINT RAN FRESH" not in out  # compileall failed before the session recorded itself
     assert "cached (from run" not in out
     assert len(_warnings(out)) == 1
-    assert _objects(moto, bucket) == proven
+    assert _objects_if_any(moto, bucket) == proven
+
+
+def _objects_if_any(moto: MotoServer, bucket: str) -> dict[str, bytes]:
+    s3: Any = moto.client("s3")
+    if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        return {}
+    return _objects(moto, bucket)
 
 
 def test_a_store_that_hangs_is_given_up_in_bounded_time() -> None:
