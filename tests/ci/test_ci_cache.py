@@ -510,10 +510,12 @@ def test_a_store_that_hangs_is_given_up_in_bounded_time() -> None:
     assert elapsed < 5  # 3 attempts of 0.5 s reads, and botocore's short back-off between them
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
 def test_a_ci_run_stopped_mid_job_stops_the_session_and_proves_nothing(
-    moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    signame: str, moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SIGTERM to ``shipyard ci run`` in the middle of a session: the job's whole process tree is stopped (not left
+    """SIGTERM (a runner cancelling) or SIGINT (Ctrl-C, which reaches only ``ci run``: the job has a process group
+    of its own) to ``shipyard ci run`` in the middle of a session: the job's whole process tree is stopped (not left
     running on its own), the command exits 130, and the store holds no entry for the session that never finished."""
     import signal
     import sys
@@ -540,7 +542,7 @@ def test_a_ci_run_stopped_mid_job_stops_the_session_and_proves_nothing(
             time.sleep(0.1)
         assert pid_file.is_file(), proc.communicate()[0]
         session = int(pid_file.read_text())
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(getattr(signal, signame))
         out = proc.communicate(timeout=30)[0]
     finally:
         if proc.poll() is None:
