@@ -595,3 +595,54 @@ def test_the_composite_action_runs_a_session_through_the_shared_store(
     assert code == 0, out
     assert "LINT RAN FRESH" in out
     assert "cached (from run" not in out
+
+
+def test_a_ci_run_killed_outright_takes_its_job_with_it(
+    moto: MotoServer, ci_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL to ``shipyard ci run`` (no handler runs, the OOM killer, ``kill -9``): the job, in a process group of
+    its own, is not left running on its own to finish and store its result unseen; it is stopped within seconds
+    and the store holds nothing for it."""
+    import signal
+    import sys
+
+    bucket = f"ci-cache-{uuid.uuid4().hex[:10]}"
+    moto.client("s3").create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    root = make_cached_project(tmp_path / "app", bucket)
+    pid_file = tmp_path / "session.pid"
+    slow = f"""    import os, time
+    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))
+    time.sleep(20)
+"""
+    noxfile = (root / "noxfile.py").read_text()
+    (root / "noxfile.py").write_text(noxfile.replace("def lint(session):\n", "def lint(session):\n" + slow, 1))
+    generate(root)
+    monkeypatch.setenv("GITHUB_RUN_ID", "402")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")}
+    argv = [sys.executable, "-m", "shipyard", "ci", "run", "lint", "--root", str(root)]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.is_file() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert pid_file.is_file()
+        session = Path(f"/proc/{pid_file.read_text()}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 15
+
+        def running() -> bool:
+            try:
+                return "Z" not in (session / "stat").read_text().split()[2:3]
+            except OSError:
+                return False
+
+        while running():
+            assert time.monotonic() < deadline, "the session kept running after ci run was killed"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(1)
+    assert _objects(moto, bucket) == {}, "a session whose job was killed was stored"
+    assert not (root.parent / "ran.log").exists()

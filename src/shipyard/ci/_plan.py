@@ -197,10 +197,36 @@ def _python_found(version: str) -> bool:
     return result.returncode == 0
 
 
+#: Leads the step's process group on Linux, so that a ``ci run`` killed outright (SIGKILL: no handler runs) takes
+#: its job with it: the kernel sends it SIGTERM when ``ci run`` dies (PR_SET_PDEATHSIG), and it stops the group (then
+#: kills it after a grace) instead of leaving the job to finish, and store its result, unseen. Exits as the step.
+_WATCHDOG = r"""
+import ctypes, os, signal, subprocess, sys, time
+child = None
+def stop(*_):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    end = time.monotonic() + 5
+    while child is not None and child.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, stop)
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+child = subprocess.Popen(sys.argv[2:])
+if os.getppid() != int(sys.argv[1]):  # ci run died before the signal was armed
+    stop()
+code = child.wait()
+sys.exit(128 - code if code < 0 else code)
+"""
+
+
 def _shell(root: Path, script: str, env: dict[str, str], out: Callable[[str], None]) -> int:
     import asyncio
+    import sys
 
     argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    if sys.platform == "linux":
+        argv = [sys.executable, "-I", "-c", _WATCHDOG, str(os.getpid()), *argv]
     # A runner starts clean: an environment this command was started from (a nox session sets both) must not
     # redirect the job's `uv run` into another venv.
     base = {k: v for k, v in os.environ.items() if k not in _NOT_ON_A_RUNNER and not k.startswith("NOX")}
