@@ -90,7 +90,7 @@ def hook(event, args):
 sys.addaudithook(hook)
 class Recorded(type(os.environ)):
     def __getitem__(self, key):
-        names.add(key)
+        names.add(os.fsdecode(key))
         return super().__getitem__(key)
     def __iter__(self):
         everything.append("iter")
@@ -99,6 +99,8 @@ class Recorded(type(os.environ)):
         everything.append("copy")
         return super().copy()
 os.environ.__class__ = Recorded
+if hasattr(os, "environb"):
+    os.environb.__class__ = Recorded
 @atexit.register
 def dump():
     # A module imported from its bytecode was never opened: what was imported is read from sys.modules.

@@ -136,7 +136,8 @@ def test_a_file_or_a_variable_the_noxfile_reads_is_part_of_the_stamp(
     (project / "noxfile.py").write_text(
         NOXFILE
         + "\nimport os\n"
-        + "for name in pathlib.Path('sessions.txt').read_text().split() + os.environ.get('APP_SESSIONS', '').split():\n"
+        + "extra = os.environ.get('APP_SESSIONS', '').split() + os.environb.get(b'APP_MORE', b'').decode().split()\n"
+        + "for name in pathlib.Path('sessions.txt').read_text().split() + extra:\n"
         + "    nox.session(venv_backend='none', name=name)(lambda session: None)\n"
     )
     assert _jobs(project) == ["lint"]
@@ -146,9 +147,11 @@ def test_a_file_or_a_variable_the_noxfile_reads_is_part_of_the_stamp(
     assert _jobs(project) == ["lint", "docs", "bench"]
     monkeypatch.delenv("APP_SESSIONS")
     assert _jobs(project) == ["lint", "docs"]
+    monkeypatch.setenv("APP_MORE", "typos")  # read as bytes (os.environb)
+    assert _jobs(project) == ["lint", "docs", "typos"]
     loads = _loads(project)
     monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "1")
-    assert _jobs(project) == ["lint", "docs"]
+    assert _jobs(project) == ["lint", "docs", "typos"]
     assert _loads(project) == loads  # a variable the noxfile does not read leaves the listing cached
 
 
