@@ -158,6 +158,14 @@ def _deps_digest(root: Path, environ: Mapping[str, str], deps: Mapping[str, Any]
     return digest.hexdigest()
 
 
+def _changed_since(path: str, since_ns: int) -> bool:
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return False  # gone: its absence is what the stored digest says
+    return max(info.st_mtime_ns, info.st_ctime_ns) >= since_ns
+
+
 def _valid_deps(value: object) -> bool:
     return (
         isinstance(value, dict)
@@ -209,7 +217,12 @@ def cached_listing(
         except (OSError, ValueError):
             pass
     import tempfile
+    import time
 
+    # A file the listing read that changed after it started may have been read before the change: such a listing is
+    # used but not stored. (Less a jiffy: file times come from the kernel's coarse clock. A file system that keeps
+    # whole seconds, FAT or ext3, can hide an edit in the listing's own second.)
+    started = time.time_ns() - 20_000_000
     with tempfile.TemporaryDirectory(prefix="shipyard-listing-") as scratch:
         trace = Path(scratch) / "trace.json"
         value = compute({TRACE_ENV: str(trace)})
@@ -222,7 +235,7 @@ def cached_listing(
         "env": recorded.get("env", []),
         "all_env": bool(recorded.get("all_env", True)),
     }
-    if not _valid_deps(deps):
+    if not _valid_deps(deps) or any(_changed_since(path, started) for path in deps["files"]):
         return value
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)

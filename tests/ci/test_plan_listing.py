@@ -4,6 +4,7 @@ pyproject.toml, uv.lock). A failed listing is never cached."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ def project(tmp_path: Path) -> Path:
     (root / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\nrequires-python = ">=3.11"\n')
     (root / "noxfile.py").write_text(NOXFILE)
     (root / "helpers.py").write_text("EXTRA = []\n")
+    time.sleep(0.1)  # written before the first listing begins (one reading a file changed since is not stored)
     return root
 
 
@@ -171,3 +173,23 @@ def test_a_cache_that_cannot_be_written_still_lists(project: Path) -> None:
         assert _jobs(project) == ["lint", "bench"]
     finally:
         cache.chmod(0o700)
+
+
+def test_a_file_edited_while_nox_lists_is_not_trusted(project: Path) -> None:
+    # The edit lands after nox read the module and before the listing is stored (as an editor saving mid-listing):
+    # what was stored must not pass for the new bytes.
+    marker = project.parent / "edit-once"
+    marker.write_text("")
+    edit = (
+        f"\nif pathlib.Path({str(marker)!r}).exists():\n"
+        f"    pathlib.Path({str(marker)!r}).unlink()\n"
+        "    pathlib.Path(__file__).with_name('sessions.txt').write_text('docs')\n"
+    )
+    (project / "sessions.txt").write_text("")
+    sessions = (
+        "\nfor name in pathlib.Path('sessions.txt').read_text().split():\n"
+        "    nox.session(venv_backend='none', name=name)(lambda session: None)\n"
+    )
+    (project / "noxfile.py").write_text(NOXFILE + sessions + edit)
+    assert _jobs(project) == ["lint"]  # what nox read then
+    assert _jobs(project) == ["lint", "docs"]
