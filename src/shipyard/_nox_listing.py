@@ -78,9 +78,15 @@ def stamp(root: Path, noxfile: Path, extra: Iterable[str] = ()) -> str:
 _TRACER = r"""
 import atexit, json, os, runpy, sys
 out = os.environ.pop("SHIPYARD_LISTING_TRACE")
-files, names, everything = set(), set(), []
+files, dirs, names, everything = set(), set(), set(), []
 def hook(event, args):
-    if event == "open" and isinstance(args[0], (str, bytes)):
+    if event in ("os.listdir", "os.scandir"):
+        where = args[0] if args and args[0] is not None else "."
+        if isinstance(where, (str, bytes)):
+            dirs.add(os.path.realpath(os.fsdecode(where)))
+        elif not everything:
+            everything.append(event)  # a directory listed by descriptor: nothing to key it by, never cached
+    elif event == "open" and isinstance(args[0], (str, bytes)):
         mode, flags = args[1], args[2] if len(args) > 2 else 0
         writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR))
         if not writes:
@@ -109,7 +115,7 @@ def dump():
         if isinstance(source, str):
             files.add(os.path.realpath(source))
     with open(out, "w") as f:
-        json.dump({"files": sorted(files), "env": sorted(names), "all_env": bool(everything)}, f)
+        json.dump({"files": sorted(files), "dirs": sorted(dirs), "env": sorted(names), "all_env": bool(everything)}, f)
 sys.argv[0] = "nox"
 runpy.run_module("nox", run_name="__main__", alter_sys=True)
 """
@@ -150,10 +156,21 @@ def _env_digest(root: Path, environ: Mapping[str, str], names: Iterable[str] | N
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
+def _dir_digest(path: str) -> str:
+    """What a directory the listing walked holds now: its entries' names and kinds (a session per directory found)."""
+    try:
+        with os.scandir(path) as entries:
+            return "\0".join(sorted(f"{e.name}/" if e.is_dir() else e.name for e in entries))
+    except OSError:
+        return "-"
+
+
 def _deps_digest(root: Path, environ: Mapping[str, str], deps: Mapping[str, Any]) -> str:
     digest = hashlib.sha256()
     for path in deps["files"]:
         digest.update(f"{path}\0{_file_digest(root, path)}\0".encode())
+    for path in deps["dirs"]:
+        digest.update(f"{path}\0{_dir_digest(path)}\0".encode())
     digest.update(_env_digest(root, environ, None if deps["all_env"] else deps["env"]).encode())
     return digest.hexdigest()
 
@@ -171,6 +188,8 @@ def _valid_deps(value: object) -> bool:
         isinstance(value, dict)
         and isinstance(value.get("files"), list)
         and all(isinstance(f, str) and "__pycache__" not in f for f in value["files"])
+        and isinstance(value.get("dirs"), list)
+        and all(isinstance(d, str) for d in value["dirs"])
         and isinstance(value.get("env"), list)
         and all(isinstance(n, str) for n in value["env"])
         and isinstance(value.get("all_env"), bool)
@@ -232,6 +251,7 @@ def cached_listing(
             return value  # nothing recorded (not run through the tracer): not cached
     deps = {
         "files": sorted(f for f in recorded.get("files", []) if "__pycache__" not in f and not f.startswith(scratch)),
+        "dirs": sorted(d for d in recorded.get("dirs", []) if "__pycache__" not in d and not d.startswith(scratch)),
         "env": recorded.get("env", []),
         "all_env": bool(recorded.get("all_env", True)),
     }

@@ -193,3 +193,21 @@ def test_a_file_edited_while_nox_lists_is_not_trusted(project: Path) -> None:
     (project / "noxfile.py").write_text(NOXFILE + sessions + edit)
     assert _jobs(project) == ["lint"]  # what nox read then
     assert _jobs(project) == ["lint", "docs"]
+
+
+def test_a_session_per_directory_found_is_listed_again_when_a_directory_is_added(project: Path) -> None:
+    (project / "noxfile.py").write_text(
+        NOXFILE
+        + """
+for found in sorted(pathlib.Path(__file__).resolve().parent.joinpath("packages").iterdir()):
+    nox.session(venv_backend="none", name=f"test-{found.name}")(lambda session: None)
+"""
+    )
+    (project / "packages" / "alpha").mkdir(parents=True)
+    time.sleep(0.1)
+    assert _jobs(project) == ["lint", "test-alpha"]
+    assert _jobs(project) == ["lint", "test-alpha"]
+    loads = _loads(project)
+    (project / "packages" / "beta").mkdir()  # no file the noxfile read changed: only the directory it listed
+    assert _jobs(project) == ["lint", "test-alpha", "test-beta"]
+    assert _loads(project) == loads + 1
