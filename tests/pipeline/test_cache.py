@@ -124,3 +124,72 @@ async def test_failed_stage_is_not_cached(project: Path, options: RunOptions) ->
     report = await p.run_async(options)
     assert report.stage("flaky").cache == "miss"
     assert len(attempts) == 2
+
+
+def test_a_recursive_glob_finds_what_path_glob_finds_outside_tool_directories(tmp_path: Path) -> None:
+    """``files = ["**/*.py"]`` walks the tree once without entering .venv/.nox (whose files are never inputs):
+    every other match Path.glob makes is still an input, at every depth, hidden directories and links included;
+    a change in a matched file changes the key, one under .venv does not."""
+    from shipyard.pipeline._cache import _file_digest, _skipped, hash_files
+
+    for rel in (
+        "a.py",
+        "pkg/b.py",
+        "pkg/deep/er/c.py",
+        ".github/scripts/d.py",
+        "pkg/notes.txt",
+        ".venv/lib/site.py",
+        ".nox/lint/lib/x.py",
+        "pkg/.venv/y.py",
+        "pkg/__pycache__/b.py",
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "e.py").write_text("e")
+    (tmp_path / "pkg" / "link.py").symlink_to(tmp_path / "a.py")
+    (tmp_path / "pkg" / "via").symlink_to(tmp_path / "linked", target_is_directory=True)
+    (tmp_path / "dir.py").mkdir()  # a directory named like a file is no input
+    globs = ("**/*.py", "pkg/*.txt", "**/via")
+
+    def by_path_glob() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for pattern in globs:
+            for path in sorted(tmp_path.glob(pattern)):
+                rel = path.relative_to(tmp_path)
+                digest = _file_digest(path)
+                if rel.as_posix() not in found and not _skipped(rel.parts) and digest is not None:
+                    found[rel.as_posix()] = digest
+        return dict(sorted(found.items()))
+
+    hashed = hash_files(tmp_path, globs)
+    # And the files under a symlinked directory (Path.glob does not enter it; see the next test).
+    assert hashed == {**by_path_glob(), "pkg/via/e.py": _file_digest(tmp_path / "linked" / "e.py")}
+    assert {"a.py", "pkg/b.py", "pkg/deep/er/c.py", ".github/scripts/d.py", "pkg/link.py", "pkg/via"} <= set(hashed)
+    assert not [name for name in hashed if ".venv" in name or ".nox" in name or "__pycache__" in name]
+    (tmp_path / ".venv" / "lib" / "site.py").write_text("changed")
+    assert hash_files(tmp_path, globs) == hashed
+    (tmp_path / "pkg" / "deep" / "er" / "c.py").write_text("changed")
+    assert hash_files(tmp_path, globs) != hashed
+
+
+def test_a_recursive_glob_keys_the_files_under_a_symlinked_directory_leading_out(tmp_path: Path) -> None:
+    """A package linked in from outside the project (a monorepo's shared code) is imported by the tests and read
+    by mypy: its files are inputs under ``**/*.py`` as they are for a session keyed on every project file (links
+    inside it are not followed, so a link to / or a loop costs one level)."""
+    from shipyard.pipeline._cache import hash_files
+
+    root, shared = tmp_path / "app", tmp_path / "shared"
+    (root / "src" / "app").mkdir(parents=True)
+    (root / "src" / "app" / "__init__.py").write_text("")
+    (shared / "inner").mkdir(parents=True)
+    (shared / "util.py").write_text("X = 1\n")
+    (shared / "inner" / "deep.py").write_text("Y = 1\n")
+    (shared / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (root / "src" / "app" / "shared").symlink_to(shared, target_is_directory=True)
+
+    hashed = hash_files(root, ("**/*.py",))
+    assert {"src/app/shared/util.py", "src/app/shared/inner/deep.py"} <= set(hashed)
+    assert not [name for name in hashed if "/loop/" in name]
+    (shared / "inner" / "deep.py").write_text("Y = 2\n")
+    assert hash_files(root, ("**/*.py",)) != hashed

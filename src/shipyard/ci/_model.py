@@ -198,12 +198,22 @@ def _session_job(name: str, group: list[NoxSession], config: CiConfig, *, build_
 _FROM_FORK = "github.event_name == 'pull_request' && github.event.pull_request.head.repo.full_name != github.repository"
 
 
+#: The credentials step's id: the session step reads its outcome.
+CACHE_CREDENTIALS_STEP = "cache-credentials"
+
+
 def _cache_credentials(config: CiConfig) -> Step:
     """AWS credentials for the cache store by OIDC. GitHub gives a fork's pull request no OIDC token (and no
-    secrets), so there the step is skipped and the job runs everything, as without a store."""
+    secrets), so there the step is skipped and the job runs everything, as without a store.
+
+    The step may fail (the role does not exist yet, the trust policy or OIDC provider is wrong) without failing
+    the job: a cache is never a reason for a red job. The session step gets its outcome and then runs the session
+    for real, with one warning that the store was out of reach."""
     return {
+        "id": CACHE_CREDENTIALS_STEP,
         "name": "AWS credentials for the cache store (OIDC)",
         "if": "${{ !(" + _FROM_FORK + ") }}",
+        "continue-on-error": True,
         "uses": "aws-actions/configure-aws-credentials",
         "with": {"role-to-assume": config.cache_aws_role, "aws-region": config.cache_aws_region},
     }
@@ -212,6 +222,8 @@ def _cache_credentials(config: CiConfig) -> Step:
 def _cache_env(config: CiConfig) -> dict[str, str]:
     return {
         "SHIPYARD_CACHE_STORE": config.cache_store,
+        # "failure": the store is out of reach, said once as a warning; the session runs and decides the job.
+        "SHIPYARD_CACHE_CREDENTIALS": "${{ steps." + CACHE_CREDENTIALS_STEP + ".outcome }}",
         # From a repository secret, never from the pull request: only a run holding it can sign an entry.
         "SHIPYARD_CACHE_SIGNING_KEY": "${{ secrets.SHIPYARD_CACHE_SIGNING_KEY }}",
         "SHIPYARD_CACHE_READ_ONLY": "${{ (" + _FROM_FORK + ") && '1' || '' }}",

@@ -11,18 +11,22 @@ the wheel ``build`` made.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shipyard import _command
 from shipyard._errors import ConfigError
+from shipyard._nox_listing import cached_listing, stamp, traced
 from shipyard.ci._drift import matrix_cells
 from shipyard.ci._model import GATE_JOB
+from shipyard.ci._sessions import LIST_ALL_PYTHONS, Runner
 from shipyard.ci._workflows import CI_WORKFLOW, render_project
 
 __all__ = ["ARTIFACTS", "PlannedJob", "plan", "run_job"]
@@ -65,13 +69,45 @@ def plan(root: Path) -> list[PlannedJob]:
     """Every job of ci.yml, in order, with its matrix cells and commands."""
     import yaml
 
-    workflows = render_project(root)
+    workflows = render_project(root, run=_listing_cached(root))
     ci = next(w for w in workflows if w.path == CI_WORKFLOW)
     jobs = yaml.safe_load(ci.text)["jobs"]
     return [
         PlannedJob(jid, str(job.get("name", jid)), _cells(job), list(job.get("needs") or []), list(job["steps"]))
         for jid, job in jobs.items()
     ]
+
+
+def _listing_cached(root: Path) -> Runner:
+    """``_command.run``, but the noxfile's session listing comes from the cache ``invoke check`` keeps too
+    (``shipyard._nox_listing``), stamped with the listing's own argv and variables: a job run locally starts no
+    nox just to learn its own commands. ``ci generate`` and ``ci check`` always list afresh."""
+
+    def run(
+        argv: Sequence[str],
+        *,
+        cwd: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+    ) -> _command.Result:
+        if "--list-sessions" not in argv or "--noxfile" not in argv:
+            return _command.run(argv, cwd=cwd, env=env, inherit_env=inherit_env)
+        noxfile = Path(argv[list(argv).index("--noxfile") + 1])
+        # The variables the listing sets for nox (no other value, a secret least of all, goes into the stamp).
+        variables = sorted(f"{k}={v}" for k, v in (env or {}).items() if k.startswith("NOX") or k == LIST_ALL_PYTHONS)
+        extra = [*argv, *variables]
+        name = "ci-listing-" + hashlib.sha256("\0".join(argv).encode()).hexdigest()[:16]
+
+        environ = {**(os.environ if inherit_env else {}), **(env or {})}  # what the listing sees
+
+        def listing(trace: Mapping[str, str]) -> str:
+            command = traced(argv) or argv
+            return _command.run(command, cwd=cwd, env={**environ, **trace}, inherit_env=False).output
+
+        output = cached_listing(root, name, stamp(root, noxfile, extra), listing, kind=str, environ=environ)
+        return _command.Result(tuple(argv), 0, output)
+
+    return run
 
 
 def _fill(text: str, cell: dict[str, str]) -> str:
@@ -161,19 +197,59 @@ def _python_found(version: str) -> bool:
     return result.returncode == 0
 
 
+#: Leads the step's process group on Linux, so that a ``ci run`` killed outright (SIGKILL: no handler runs) takes
+#: its job with it: the kernel sends it SIGTERM when ``ci run`` dies (PR_SET_PDEATHSIG), and it stops the group (then
+#: kills it after a grace) instead of leaving the job to finish, and store its result, unseen. Exits as the step.
+_WATCHDOG = r"""
+import ctypes, os, signal, subprocess, sys, time
+child = None
+def stop(*_):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.killpg(0, signal.SIGTERM)
+    end = time.monotonic() + 5
+    while child is not None and child.poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, stop)
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+child = subprocess.Popen(sys.argv[2:])
+if os.getppid() != int(sys.argv[1]):  # ci run died before the signal was armed
+    stop()
+code = child.wait()
+sys.exit(128 - code if code < 0 else code)
+"""
+
+
 def _shell(root: Path, script: str, env: dict[str, str], out: Callable[[str], None]) -> int:
     import asyncio
+    import sys
 
     argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
+    if sys.platform == "linux":
+        argv = [sys.executable, "-I", "-c", _WATCHDOG, str(os.getpid()), *argv]
     # A runner starts clean: an environment this command was started from (a nox session sets both) must not
     # redirect the job's `uv run` into another venv.
     base = {k: v for k, v in os.environ.items() if k not in _NOT_ON_A_RUNNER and not k.startswith("NOX")}
-    result = asyncio.run(
-        _command.run_async(
-            argv, cwd=root, env={**base, "CI": "true", **env}, inherit_env=False, check=False, on_output=out
-        )
-    )
-    return result.returncode
+
+    async def step() -> int:
+        # The step runs in a process group of its own (a killed `ci run` must not leave it running): SIGTERM
+        # cancels it as Ctrl-C does, and the cancellation terminates the group (then kills it after a grace).
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            result = await _command.run_async(
+                argv, cwd=root, env={**base, "CI": "true", **env}, inherit_env=False, check=False, on_output=out
+            )
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+        return result.returncode
+
+    try:
+        return asyncio.run(step())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None  # the CLI's "interrupted", exit 130
 
 
 def _upload(root: Path, inputs: dict[str, str], out: Callable[[str], None]) -> int:

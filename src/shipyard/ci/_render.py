@@ -23,7 +23,9 @@ _HEADER = (
 _USES = re.compile(r"^(\s*(?:- )?uses: )(\S+)$")
 _JOB_KEY = re.compile(r"^  [A-Za-z_][A-Za-z0-9_-]*:$")
 #: Why a permission beyond reading the repository is granted, said where it is granted.
-_PERMISSION_COMMENTS = {"id-token: write": "OIDC token to assume the AWS deploy role; no stored AWS keys"}
+_PERMISSION_COMMENTS = {
+    "id-token: write": "OIDC token to assume an AWS role (deploy or cache store); no stored AWS keys",
+}
 
 
 def digest(body: str) -> str:

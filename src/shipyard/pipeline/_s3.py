@@ -1,4 +1,4 @@
-"""A cache store in S3 (shared by CI jobs and developers). boto3 is imported only when the store is built.
+"""A cache store in S3 (shared by CI jobs and developers). botocore is imported only when the store is built.
 
 The endpoint and credentials come from boto3's usual sources (``AWS_ENDPOINT_URL``, profiles, the instance role).
 Transient faults (throttling, connection resets) are retried by botocore's own retry mode; a store that cannot
@@ -26,6 +26,21 @@ from shipyard._secrets import redact
 __all__ = ["CacheStoreError", "S3Store"]
 
 
+#: Seconds to connect, and to wait for each read, before botocore retries (3 attempts): a store that hangs costs
+#: the run at most about 3 x (connect + read) once, then it is treated as down (every lookup a miss).
+TIMEOUT = 5.0
+
+
+def _client(timeout: float) -> Any:
+    """An S3 client from botocore's own session: the same credential chain, endpoint and region as
+    ``boto3.client("s3")`` without importing boto3 and s3transfer (a third of a second a CI job pays at start)."""
+    from botocore.config import Config
+    from botocore.session import get_session
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=timeout, read_timeout=timeout)
+    return get_session().create_client("s3", config=config)
+
+
 class CacheStoreError(PipelineError):
     """The store could not be reached or refused the operation."""
 
@@ -39,16 +54,19 @@ class S3Store:
     _CHUNK = 1024 * 1024
 
     def __init__(
-        self, bucket: str, *, prefix: str = "shipyard-cache/", client: Any = None, part_size: int = PART_SIZE
+        self,
+        bucket: str,
+        *,
+        prefix: str = "shipyard-cache/",
+        client: Any = None,
+        part_size: int = PART_SIZE,
+        timeout: float = TIMEOUT,
     ) -> None:
         if part_size < 5 * 1024 * 1024:
             raise ValueError("part_size must be at least 5 MiB (S3's minimum part size)")
         self.part_size = part_size
         if client is None:
-            import boto3
-            from botocore.config import Config
-
-            client = boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+            client = _client(timeout)
         self.client = client
         self.bucket = bucket
         self.prefix = prefix

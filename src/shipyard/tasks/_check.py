@@ -11,7 +11,7 @@ them (all keys optional; docs/pipeline.md, "invoke check"):
     files = ["src/**/*.py", "pyproject.toml"]   # narrow the inputs (default: every git-tracked or untracked,
                                                 # not ignored file)
     session-files = { lint = ["src/**/*.py"] }  # one session's inputs instead of `files` (tests changed: lint
-                                                # stays proven)
+                                                # stays proven); noxfile.py is always one
     env = ["CI"]                                # declared env vars: their values (keyed hash) enter the key
     outputs = { build = "dist/*" }              # files a session produces, restored on a cache hit
 
@@ -21,7 +21,6 @@ Every stage's key also holds uv.lock, the interpreter and the stage's parameters
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -132,72 +131,34 @@ def _session_files(table: dict[str, Any], *, file: str) -> dict[str, list[str]]:
     return checked
 
 
-def _importable_modules(root: Path) -> list[Path]:
-    """The .py files the noxfile can import from its directory: top-level modules and packages (no git call)."""
-    from shipyard.pipeline._cache import SKIPPED_DIRS
-
-    found: list[Path] = []
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if entry.name.endswith(".py") and entry.is_file():
-                found.append(Path(entry.path))
-            elif entry.is_dir() and entry.name not in SKIPPED_DIRS and (Path(entry.path) / "__init__.py").is_file():
-                for directory, dirs, files in os.walk(entry.path):
-                    dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
-                    found += [Path(directory) / name for name in files if name.endswith(".py")]
-    return sorted(found)
-
-
 def nox_sessions(root: Path, *, refresh: bool = False) -> list[str]:
-    """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them:
-    noxfile.py, pyproject.toml, the size and mtime of every module it can import from its directory, the
-    interpreter, PATH and its directories' mtimes (an interpreter installed)."""
+    """The session names a bare ``nox`` runs in ``root`` (``nox -l --json``), cached on what decides them
+    (``shipyard._nox_listing``: the noxfile, its importable modules, pyproject.toml, uv.lock, the interpreter,
+    PATH)."""
     from shipyard._errors import ConfigError
+    from shipyard._nox_listing import cached_listing, stamp, traced
 
     noxfile = root / "noxfile.py"
     if not noxfile.is_file():
         raise ConfigError(f"{noxfile} does not exist: `invoke check` runs the noxfile's sessions; add one")
-    stamp = hashlib.sha256()
-    for part in (noxfile, root / "pyproject.toml"):
-        stamp.update(part.read_bytes() if part.is_file() else b"")
-    # A module the noxfile imports may define sessions: what it can import from its directory counts too.
-    for path in _importable_modules(root):
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        stamp.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
-    stamp.update(f"{sys.executable}\0{os.environ.get('PATH', '')}".encode())
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        try:
-            stamp.update(str(Path(directory).stat().st_mtime_ns).encode())
-        except OSError:
-            stamp.update(b"-")
-    cache = root / ".shipyard" / "cache" / "nox-sessions.json"
-    try:
-        cached = json.loads(cache.read_text())
-        if cached["stamp"] == stamp.hexdigest() and not refresh:
-            return [str(name) for name in cached["sessions"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    from shipyard._command import run
 
-    listed = run([sys.executable, "-m", "nox", "-l", "--json"], cwd=root, check=False)
-    lines = [line for line in listed.output.splitlines() if line.startswith("[")]
-    try:
-        entries = json.loads(lines[-1])
-        names = list(dict.fromkeys(str(entry["name"]) for entry in entries))
-    except (IndexError, ValueError, KeyError, TypeError):
-        detail = (listed.output.strip().splitlines() or ["no output"])[-1]
-        raise ConfigError(f"`nox -l --json` failed ({detail}); fix the noxfile", file=str(noxfile)) from None
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"stamp": stamp.hexdigest(), "sessions": names}))
-        tmp.replace(cache)
-    except OSError:
-        pass
-    return names
+    def listing(trace: Mapping[str, str]) -> list[str]:
+        from shipyard._command import run
+
+        argv = [sys.executable, "-m", "nox", "-l", "--json"]
+        listed = run(traced(argv) or argv, cwd=root, env=trace, check=False)
+        lines = [line for line in listed.output.splitlines() if line.startswith("[")]
+        try:
+            entries = json.loads(lines[-1])
+            return list(dict.fromkeys(str(entry["name"]) for entry in entries))
+        except (IndexError, ValueError, KeyError, TypeError):
+            detail = (listed.output.strip().splitlines() or ["no output"])[-1]
+            raise ConfigError(f"`nox -l --json` failed ({detail}); fix the noxfile", file=str(noxfile)) from None
+
+    names = cached_listing(
+        root, "nox-sessions", stamp(root, noxfile), listing, kind=list, environ=os.environ, refresh=refresh
+    )
+    return [str(name) for name in names]
 
 
 def _arrange(config: dict[str, Any], sessions: list[str], *, file: str) -> tuple[list[str], list[str], list[str]]:
@@ -300,7 +261,8 @@ def build_check_pipeline(root: Path, *, refresh: bool = False, only: str | None 
         files = config["session-files"].get(session, config["files"])
         spec = stage(
             session,
-            files=files or (),
+            # The noxfile holds the session's commands: narrowed inputs never leave it out.
+            files=(*files, NOXFILE) if files is not None and NOXFILE not in files else (files or ()),
             project_files=files is None,
             exclude=produced,
             env=config["env"],
@@ -312,6 +274,10 @@ def build_check_pipeline(root: Path, *, refresh: bool = False, only: str | None 
         )(_session_stage(session, root, outputs))
         pipeline.add(spec)
     return pipeline
+
+
+#: The noxfile, an input of every session (its commands), whatever ``files``/``session-files`` name.
+NOXFILE = "noxfile.py"
 
 
 #: ``s3://bucket[/prefix]``: the shared cache store ``invoke check`` reads and writes (entries HMAC-signed with
@@ -329,9 +295,41 @@ def configured_store(environ: Mapping[str, str]) -> Any:
     bucket, _, prefix = url.removeprefix("s3://").partition("/")
     if not url.startswith("s3://") or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
         raise ConfigError(f"{url!r} is not an S3 store; use s3://BUCKET or s3://BUCKET/PREFIX", key=f"${STORE_ENV}")
+    if environ.get(CREDENTIALS_ENV, "").strip() == "failure":
+        return NoCredentialsStore(url)
     from shipyard.pipeline import S3Store
 
     return S3Store(bucket, prefix=(prefix.strip("/") + "/") if prefix.strip("/") else "shipyard-cache/")
+
+
+#: The outcome of the job's credentials step for the store (``${{ steps.<id>.outcome }}``). The step may fail (the
+#: role does not exist yet, OIDC is not set up) without failing the job: then the store is known to be out of reach.
+CREDENTIALS_ENV = "SHIPYARD_CACHE_CREDENTIALS"
+
+
+class NoCredentialsStore:
+    """The shared store of a job whose credentials step failed: every call raises, which the run says once (a
+    ``::warning::`` in Actions) and turns into misses and no writes, so the session runs and decides the job."""
+
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _fail(self) -> None:
+        from shipyard.pipeline._s3 import CacheStoreError
+
+        raise CacheStoreError(
+            f"{self.url}: the job's AWS credentials step failed (${CREDENTIALS_ENV}=failure: the role cannot be "
+            "assumed or OIDC is not set up, see docs/ci.md); the session runs without the shared store"
+        )
+
+    def get(self, key: str) -> bytes | None:
+        self._fail()
+        return None
+
+    def put(self, key: str, data: bytes) -> None:
+        self._fail()
 
 
 @shipyard_task(
