@@ -1,0 +1,87 @@
+"""The journal's redaction (the one ``shipyard._secrets.redact_fields``, with the journal's identifier fields) on an
+in-memory store: fast, no engine. The stored bytes never hold a secret, and every record still reads back whole."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from shipyard._secrets import registry
+from shipyard.deploy._journal import Journal
+
+
+class MemoryJournal(Journal):
+    def __init__(self) -> None:
+        super().__init__("stg")
+        self.blobs: dict[str, bytes] = {}
+
+    def _write(self, name: str, data: bytes) -> None:
+        self.blobs[name] = data
+
+    def _read(self) -> list[tuple[str, bytes]]:
+        return sorted(self.blobs.items())
+
+
+@pytest.fixture
+def secrets() -> Iterator[list[str]]:
+    # digits of every timestamp, a common word inside image names, and words of the journal's own vocabulary
+    values = ["1796", "hello", "start", "deploy", "succeeded", "Tok3nAbCd99"]
+    registry.clear()
+    for value in values:
+        registry.register(value)
+    yield values
+    registry.clear()
+
+
+def test_journal_entries_keep_identifiers_and_vocabulary_and_mask_free_text(secrets: list[str]) -> None:
+    journal = MemoryJournal()
+    image = "reg.example/acme/hello-service@sha256:" + "a" * 64
+    secret_repo = "reg.example/Tok3nAbCd99@sha256:" + "b" * 64
+    journal.append(
+        {
+            "kind": "start",
+            "deploy_id": "20261202T000000Z-1796abcd",
+            "env": "stg",
+            "target": "docker",
+            "image": image,
+            "who": "hello from deploy",
+            "action": "deploy",
+            "started_at": 1796161267.3,
+            "verified": {"image": secret_repo, "note": "signed by Tok3nAbCd99"},
+        }
+    )
+    journal.append({"kind": "phase", "deploy_id": "20261202T000000Z-1796abcd", "phase": "started", "port": 41796})
+    journal.append(
+        {
+            "kind": "end",
+            "deploy_id": "20261202T000000Z-1796abcd",
+            "result": "succeeded",
+            "reason": "hello world, token Tok3nAbCd99",
+            "phase": "drained",
+            "duration": 17.96,
+            "previous_image": secret_repo,
+        }
+    )
+    stored = b"".join(journal.blobs.values()).decode()
+    assert "Tok3nAbCd99" not in stored
+    (record,) = journal.records()
+    assert (record.image, record.action, record.result, record.phase) == (image, "deploy", "succeeded", "drained")
+    assert record.started_at == 1796161267.3  # digits of a secret inside a number are kept
+    assert record.duration == 17.96
+    assert record.deploy_id == "20261202T000000Z-1796abcd"
+    assert record.who == "*** from ***"  # free text is masked
+    assert record.reason == "*** world, token ***"
+    assert record.previous_image == "reg.example/***@sha256:" + "b" * 64  # a secret as a whole component: masked
+    entries = [json.loads(blob) for blob in journal.blobs.values()]
+    assert entries[0]["verified"] == {"image": "reg.example/***@sha256:" + "b" * 64, "note": "signed by ***"}
+    assert entries[1]["port"] == 41796
+    assert not journal.problems
+
+
+def test_a_vocabulary_field_holding_free_text_is_masked_like_any_other(secrets: list[str]) -> None:
+    journal = MemoryJournal()
+    journal.append({"kind": "phase", "deploy_id": "d1", "phase": "custom phase with Tok3nAbCd99"})
+    (entry,) = journal.entries()
+    assert entry["phase"] == "custom phase with ***"
