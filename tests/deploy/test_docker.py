@@ -13,6 +13,7 @@ import json
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -375,6 +376,26 @@ def test_engine_not_reachable_is_one_line(project: Project, tmp_path: Path) -> N
     project.write({"x": {"target": "docker", "image": "hello", "port": free_port()}})
     proc = project.invoke("status", "--env", "x", env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
     assert_clean_failure(proc, "cannot reach the Docker engine", "DOCKER_HOST")
+
+
+@pytest.mark.parametrize("how", ["deploy", "dry-run"])
+def test_an_image_id_absent_from_the_host_is_refused_before_anything_changes(
+    docker_env: tuple[Project, str, int], docker_client: Any, how: str
+) -> None:
+    """An id names a local image: dockerd would try to pull it from Docker Hub (and hang or fail obscurely
+    without a network). It is refused in one line with the fix, before the lock, the journal or the proxy."""
+    project, env, _port = docker_env
+    missing = "sha256:" + uuid.uuid4().hex * 2
+    started = time.monotonic()
+    proc = deploy(project, env, missing, *(["--dry-run"] if how == "dry-run" else []))
+    line = assert_clean_failure(proc, missing, "not on the Docker host", "docker load", "invoke image.push")
+    assert "@sha256:" in line  # the fix names the registry-digest form
+    assert time.monotonic() - started < 30
+    assert not docker_client.containers.list(all=True, filters={"name": f"shipyard-.*-{env}$"})
+    assert not docker_client.volumes.list(filters={"name": f"shipyard-state-{env}"})
+    assert "no deploys" in project.invoke("history", "--env", env).stdout.lower() or not json.loads(
+        project.invoke("history", "--env", env, "--json").stdout
+    )
 
 
 def test_unknown_env_lists_the_valid_ones(project: Project) -> None:

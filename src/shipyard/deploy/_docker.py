@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 from typing import Any
@@ -60,6 +61,17 @@ def docker_client(host: str = "") -> Any:
             f"cannot reach the Docker engine at {where} ({type(exc).__name__}); start it or fix DOCKER_HOST"
         ) from exc
     return client
+
+
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _missing_id(image: str, where: str) -> str:
+    return (
+        f"image {image} is not on the Docker host ({where}), and an image id cannot be pulled: build or load it "
+        "there (`docker load`, `invoke image.build`), or push it and deploy by its registry digest "
+        "(--image registry/repo@sha256:..., what `invoke image.push` prints)"
+    )
 
 
 def _free_port(taken: set[int]) -> int:
@@ -159,6 +171,23 @@ class DockerTarget:
             return None
         return self.proxy.slots()
 
+    def check_image(self, image: str) -> None:
+        """Refuse an image id that is not on the Docker host, before anything changes: an id names a local image,
+        and the engine would try to pull it from Docker Hub (hanging, or failing obscurely, without a network)."""
+        import docker.errors
+
+        if not _IMAGE_ID.fullmatch(image):
+            return  # a registry reference (repo@sha256:...): pulled from its registry when missing
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise DeployError(_missing_id(image, self._where())) from None
+        except docker.errors.APIError as exc:
+            raise DeployError(f"cannot look up image {image} on the Docker host: {exc.explanation}") from exc
+
+    def _where(self) -> str:
+        return str(self.env.setting("docker_host") or os.environ.get("DOCKER_HOST") or "the local socket")
+
     def _resolve(self, image: str) -> tuple[Any, str]:
         """The local image for ``image`` (pulled if missing) and its digest (repo digest, else image id)."""
         import docker.errors
@@ -166,6 +195,8 @@ class DockerTarget:
         try:
             found = self.client.images.get(image)
         except docker.errors.ImageNotFound:
+            if _IMAGE_ID.fullmatch(image):
+                raise DeployError(_missing_id(image, self._where())) from None
             try:
                 found = self.client.images.pull(image)
             except docker.errors.APIError as exc:

@@ -144,6 +144,9 @@ def deploy(
     """
     verified = check_gate(env, image)  # before anything changes: a refusal is one line naming the failed rule
     target = target or make_target(env)
+    check_image = getattr(target, "check_image", None)  # the docker target: an id absent from the host
+    if check_image is not None:
+        check_image(image)  # before the lease, the journal or any container: a refusal changes nothing
     interrupts = interrupts or Interrupts()
     deploy_id = new_deploy_id()
     log.info("deploy.start", env=env.name, image=image, deploy_id=deploy_id, dry_run=dry_run, action=action)
