@@ -365,7 +365,7 @@ def test_a_secret_reaches_the_container_and_nowhere_else(
         everything = proc.stdout + proc.stderr + hist.stdout + hist.stderr + status.stdout + status.stderr
         everything += json.dumps(container.labels) + container.logs().decode()
         state = docker_client.containers.get(f"shipyard-state-{name}")
-        everything += b"".join(state.get_archive("/journal")[0]).decode(errors="replace")
+        everything += b"".join(state.get_archive("/state")[0]).decode(errors="replace")
         assert SECRET not in everything
         assert result(proc)["ok"] is True
     finally:
