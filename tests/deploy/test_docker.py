@@ -8,6 +8,7 @@ Shipyard and of the proxy, which checks a staged slot every 50 ms, so it fails o
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import subprocess
@@ -641,3 +642,58 @@ def test_killed_or_stopped_after_the_switch_on_a_real_invoke_deploy(
         assert [c.labels["shipyard.image"] for c in running] == [images["asgi-v2"]]
         assert "'baked'" in abandoned["reason"]
         assert "kept" in abandoned["reason"]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_old_version_stops_records_what_serves(
+    signame: str, docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """Past "stopping" (v2 proven and serving, v1 taken out and being stopped) a signal cannot undo anything: the
+    deploy finishes and is recorded ``succeeded``, the signal named in its reason, never ``interrupted``."""
+    import signal
+
+    from .conftest import INVOKE
+
+    project, env, port = docker_env
+    project.write({env: _table(port, bake=1, drain_timeout=1, stop_timeout=10)})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+
+    # a request still in flight on v1 outlives the drain: uvicorn then waits for it, so v1's stop lasts ~10 s
+    # (and ends with SIGKILL, which cuts that request: what drain_timeout and stop_timeout say)
+    def slow() -> None:
+        with contextlib.suppress(OSError):
+            get(port, "/slow?s=30", timeout=40)
+
+    threading.Thread(target=slow, daemon=True).start()
+    time.sleep(0.5)
+    proc = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", images["asgi-v2"], "--json"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while "stopping" not in _open_phases(docker_client, env):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the phase was never reached"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    old.reload()
+    assert old.status == "running"  # inside v1's stop
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert result(subprocess.CompletedProcess([], 0, out, err))["result"] == "succeeded"
+    assert get(port) == (200, "asgi-v2")
+    old.reload()
+    assert old.status == "exited"
+    history = json.loads(project.invoke("history", "--env", env, "--json").stdout)
+    assert [r["result"] for r in history] == ["succeeded", "succeeded"]
+    assert signame in history[-1]["reason"]
+    assert "too late to undo" in history[-1]["reason"]
+    assert history[-1]["phase"] == "drained"
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{env}$"})

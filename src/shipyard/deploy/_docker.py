@@ -272,6 +272,16 @@ class DockerTarget:
         try:
             return self._ship(image, deploy_id, progress, state)
         except BaseException as exc:
+            if state.done and isinstance(exc, Exception):
+                # past "stopping": the new version serves, proven; only the old one's clean-up failed
+                why = f"{type(exc).__name__}: {redact(str(exc))}"[:300]
+                log.error("docker.stop-old-failed", error=why)
+                return Shipped(
+                    True,
+                    f"the new version serves; stopping the previous one failed ({why}): check `invoke status`",
+                    previous_image=previous,
+                    revision=digest,
+                )
             self._undo(state, old, serving)
             if isinstance(exc, DeployError) or not isinstance(exc, Exception):
                 raise
@@ -338,9 +348,9 @@ class DockerTarget:
             )
         progress.phase("baked", container=name)
 
-        stopped = self._drain(old, serving, progress) + self._stop(state.legacy)
+        stopped = self._drain(old, serving, progress, state) + self._stop(state.legacy)
         state.done = True
-        progress.phase("drained", previous=old.name if old else "")
+        progress.phase("drained", previous=old.name if old else "")  # past "stopping": a signal no longer stops it
         removed = self._prune(keep=state.new)
         log.info("docker.deployed", container=name, stopped=stopped, removed=removed)
         return Shipped(
@@ -469,15 +479,23 @@ class DockerTarget:
                 return None
             time.sleep(BAKE_POLL)
 
-    def _drain(self, old: Any | None, serving: SlotView | None, progress: Progress) -> list[str]:
+    def _drain(self, old: Any | None, serving: SlotView | None, progress: Progress, state: _Deploy) -> list[str]:
         """Let the old version finish its in-flight requests (up to ``drain_timeout``), take it out, stop it."""
+        # The point of no return: from "stopping" on, the old version is taken out and stopped, so a signal
+        # no longer undoes the (proven) deploy; the flow records what serves: succeeded, with the signal noted.
         if old is None or serving is None:
+            progress.check()
+            progress.phase("stopping", previous="")
+            state.done = True
             return []
         self.proxy.unback(serving.slot)  # proven: the old version is no longer the stand-by for new requests
         deadline = time.monotonic() + float(self._opt("drain_timeout", 30))
         while self.proxy.slots()[serving.slot].current > 0 and time.monotonic() < deadline:
             progress.check()
             time.sleep(0.1)
+        progress.check()  # the last point where a signal puts the old version back in front
+        progress.phase("stopping", previous=old.name)
+        state.done = True
         self.proxy.retire(serving.slot)  # no requests, no checks; its idle keep-alive connections are dropped
         return self._stop([old])
 

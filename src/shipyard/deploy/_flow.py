@@ -34,6 +34,9 @@ log = get_logger("shipyard.deploy")
 
 #: Phases a target reports while undoing; they never raise (an undo must run to its end).
 UNDO_PHASES = frozenset({"rolled-back", "restoring", "restored"})
+#: Phases past the point of no return ("stopping": the old version is being taken out and stopped, the new one
+#: proven): they never raise either; a signal then is recorded with the outcome, it does not undo a finished deploy.
+COMMITTED_PHASES = frozenset({"stopping", "drained"})
 
 
 def make_target(env: Environment) -> Target:
@@ -61,7 +64,7 @@ class JournalProgress:
         self.reached.append(name)
         self.journal.append({"kind": "phase", "deploy_id": self.deploy_id, "phase": name, **details})
         log.info("deploy.phase", env=self.env.name, deploy_id=self.deploy_id, phase=name, **details)
-        if name not in UNDO_PHASES:
+        if name not in UNDO_PHASES | COMMITTED_PHASES:
             self.check()
 
     def check(self) -> None:
@@ -185,6 +188,9 @@ def deploy(
                 outcome = (
                     "succeeded" if shipped.ok else ("rolled-back" if "rolled-back" in progress.reached else "failed")
                 )
+                if shipped.ok and interrupts.tripped:  # the signal came past the point of no return
+                    shipped = _too_late(shipped, interrupts.signal_name)
+                    log.warning("deploy.interrupt-too-late", env=env.name, deploy_id=deploy_id, reason=shipped.reason)
             except DeployInterrupted as exc:
                 shipped, outcome = Shipped(False, f"{exc} during phase {progress.last!r}"), "interrupted"
             except DeployError as exc:
@@ -216,6 +222,16 @@ def deploy(
             lock.release()
     log.info("deploy.end", env=env.name, deploy_id=deploy_id, result=outcome, duration=result.duration)
     return result
+
+
+def _too_late(shipped: Shipped, signal_name: str) -> Shipped:
+    """A deploy that finished although a signal arrived: it came past the point of no return."""
+    note = (
+        f"{signal_name} arrived after phase 'stopping' (the new version proven and serving, the old one being "
+        "stopped): too late to undo, the deploy finished"
+    )
+    reason = f"{shipped.reason}; {note}" if shipped.reason else note
+    return Shipped(shipped.ok, reason, shipped.previous_image, shipped.revision, shipped.details)
 
 
 def _end(journal: HistoryStore, deploy_id: str, shipped: Shipped, outcome: str, *, phase: str, duration: float) -> None:
