@@ -295,3 +295,40 @@ def test_a_journal_volume_removed_by_hand_is_said_not_silently_an_empty_history(
     history, stderr = records(project, name)
     assert [(r["image"], r["result"]) for r in history] == [(hello_images["v2"], "succeeded")]
     assert "lost" in stderr  # said at every later read: the history shown is not the whole story
+
+
+def test_two_deployers_migrating_the_same_old_state_container_at_once_lose_nothing(docker_client: Any) -> None:
+    """On the suite's engine (no prune): both see the whole history, one container with the volume remains."""
+    import threading
+
+    from shipyard.testing import remove_environment
+
+    name = unique("mig")
+    old = docker_client.containers.create(
+        state_image(docker_client), command=["never-started"], name=f"shipyard-state-{name}", network_mode="none"
+    )
+    try:
+        for n in range(30):
+            entry = {"kind": "start", "deploy_id": f"d{n:02d}", "env": name, "target": "docker", "image": "x"}
+            put_file(old, f"/journal/{n:020d}-000000-d{n:02d}-start.json", json.dumps(entry).encode())
+        seen: list[list[str]] = []
+        errors: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                seen.append([str(e["deploy_id"]) for e in DockerHistory(docker_client, name).entries()])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        assert seen == [[f"d{n:02d}" for n in range(30)]] * 3
+        names = {c.name for c in docker_client.containers.list(all=True, filters={"name": f"shipyard-state-{name}"})}
+        assert names == {f"shipyard-state-{name}"}
+        assert len(DockerHistory(docker_client, name).entries()) == 30
+    finally:
+        remove_environment(docker_client, name)
