@@ -189,7 +189,7 @@ def deploy(
                     "succeeded" if shipped.ok else ("rolled-back" if "rolled-back" in progress.reached else "failed")
                 )
                 if shipped.ok and interrupts.tripped:  # the signal came past the point of no return
-                    shipped = _too_late(shipped, interrupts.signal_name)
+                    shipped = _too_late(shipped, interrupts.signal_name, progress.last)
                     log.warning("deploy.interrupt-too-late", env=env.name, deploy_id=deploy_id, reason=shipped.reason)
             except DeployInterrupted as exc:
                 shipped, outcome = Shipped(False, f"{exc} during phase {progress.last!r}"), "interrupted"
@@ -224,11 +224,11 @@ def deploy(
     return result
 
 
-def _too_late(shipped: Shipped, signal_name: str) -> Shipped:
-    """A deploy that finished although a signal arrived: it came past the point of no return."""
+def _too_late(shipped: Shipped, signal_name: str, last: str) -> Shipped:
+    """A deploy that finished although a signal arrived: it came past the point of no return (docker: "stopping")."""
     note = (
-        f"{signal_name} arrived after phase 'stopping' (the new version proven and serving, the old one being "
-        "stopped): too late to undo, the deploy finished"
+        f"{signal_name} arrived past the point of no return (last phase {last!r}, the new version proven and "
+        "serving): too late to undo, the deploy finished"
     )
     reason = f"{shipped.reason}; {note}" if shipped.reason else note
     return Shipped(shipped.ok, reason, shipped.previous_image, shipped.revision, shipped.details)

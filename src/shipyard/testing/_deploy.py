@@ -20,7 +20,9 @@ def remove_environment(client: Any, env: str) -> None:
     for volume in client.volumes.list(filters={"label": f"shipyard.env={env}"}):
         volume.remove(force=True)
     journal = client.volumes.list(filters={"label": f"shipyard.state={env}"})  # the deploy journal
-    journal += [v for v in client.volumes.list(filters={"name": f"shipyard-state-{env}"}) if v.name.endswith(env)]
+    journal += [
+        v for v in client.volumes.list(filters={"name": f"shipyard-state-{env}"}) if v.name == f"shipyard-state-{env}"
+    ]
     for volume in {v.name: v for v in journal}.values():
         volume.remove(force=True)
 
