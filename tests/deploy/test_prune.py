@@ -26,7 +26,7 @@ from shipyard.testing import free_port, require
 
 from ._hello import get_version, hello_images, wait_for
 from .conftest import INVOKE, Project, assert_clean_failure, unique
-from .test_engine_restart import PROXY_IMAGE, SecondEngine
+from .test_engine_restart import PROXY_IMAGE, SecondEngine, unmount_under
 from .test_history import put_file
 
 __all__ = ["hello_images"]
@@ -62,7 +62,7 @@ def second(docker_client: Any, hello_images: dict[str, str]) -> Iterator[tuple[S
             container.remove(force=True)
         client.close()
         engine.stop()
-        subprocess.run(["umount", "-R", str(root / "exec")], check=False, capture_output=True)
+        unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)
 
 
