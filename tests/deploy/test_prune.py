@@ -332,3 +332,36 @@ def test_two_deployers_migrating_the_same_old_state_container_at_once_lose_nothi
         assert len(DockerHistory(docker_client, name).entries()) == 30
     finally:
         remove_environment(docker_client, name)
+
+
+def test_a_migration_cut_short_is_finished_at_the_next_use(docker_client: Any) -> None:
+    """kill -9 mid-migration leaves the old container and a half-filled helper on the volume: the next use
+    copies again, checks, and ends with one state container holding every entry."""
+    from shipyard.testing import remove_environment
+
+    name = unique("cut")
+    old = docker_client.containers.create(
+        state_image(docker_client), command=["never-started"], name=f"shipyard-state-{name}", network_mode="none"
+    )
+    try:
+        entries = {}
+        for n in range(5):
+            entry = {"kind": "start", "deploy_id": f"d{n}", "env": name, "target": "docker", "image": "x"}
+            path = f"journal/{n:020d}-000000-d{n}-start.json"
+            entries[path] = json.dumps(entry).encode()
+            put_file(old, f"/{path}", entries[path])
+        docker_client.volumes.create(f"shipyard-state-{name}", labels={"shipyard.state": name})
+        helper = docker_client.containers.create(
+            state_image(docker_client),
+            command=["never-started"],
+            name=f"shipyard-state-{name}-migrating",
+            network_mode="none",
+            volumes={f"shipyard-state-{name}": {"bind": "/state", "mode": "rw"}},
+        )
+        first = next(iter(entries))
+        put_file(helper, f"/state/{first}", entries[first][:7])  # one entry copied, cut short
+        assert [e["deploy_id"] for e in DockerHistory(docker_client, name).entries()] == [f"d{n}" for n in range(5)]
+        names = {c.name for c in docker_client.containers.list(all=True, filters={"name": f"shipyard-state-{name}"})}
+        assert names == {f"shipyard-state-{name}"}
+    finally:
+        remove_environment(docker_client, name)
