@@ -355,6 +355,7 @@ def test_a_migration_cut_short_is_finished_at_the_next_use(docker_client: Any) -
             state_image(docker_client),
             command=["never-started"],
             name=f"shipyard-state-{name}-migrating",
+            labels={"shipyard.state": name, "shipyard.migrating": f"{time.time() - 60:.3f}"},  # a minute ago
             network_mode="none",
             volumes={f"shipyard-state-{name}": {"bind": "/state", "mode": "rw"}},
         )

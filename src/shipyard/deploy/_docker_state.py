@@ -48,6 +48,8 @@ JOURNAL_DIR = "journal"
 HEARTBEAT = "heartbeat"
 MIRROR = "lease.json"
 LOST = "lost.txt"
+#: How long a migration may take before another deployer takes it over (it was cut short).
+MIGRATION_WAIT = 30.0
 
 
 def _tar(name: str, data: bytes) -> bytes:
@@ -120,6 +122,10 @@ def _created(container: Any) -> float:
     return moment.timestamp() + (float(f"0.{fraction}") if fraction else 0.0)
 
 
+class _Busy(Exception):
+    """Another deployer is migrating the journal right now."""
+
+
 def _mounts_state(container: Any) -> bool:
     return any(m.get("Destination") == MOUNT for m in container.attrs.get("Mounts") or [])
 
@@ -151,7 +157,9 @@ class StateStore:
 
         if self._container is not None:
             return self._container
-        for _attempt in range(3):
+        last: Any = None
+        attempts, deadline = 0, time.monotonic() + MIGRATION_WAIT
+        while attempts < 5:
             try:
                 found = self.client.containers.get(self.name)
             except docker.errors.NotFound:
@@ -172,9 +180,19 @@ class StateStore:
                     self._migrate(found)
                 else:
                     self._new()
-            except docker.errors.NotFound:
-                continue  # another deployer migrated or replaced it meanwhile: look again
-        raise DeployError(f"cannot set up the deploy journal {self.where}: it keeps changing under this deploy")
+            except _Busy:
+                if time.monotonic() > deadline:
+                    raise DeployError(
+                        f"the deploy journal {self.where} is being migrated by another deployer for over "
+                        f"{MIGRATION_WAIT:.0f} s; try again"
+                    ) from None
+                time.sleep(0.2)  # another deployer is migrating: readers wait for the whole copy
+            except docker.errors.APIError as exc:
+                # another deployer migrated or replaced it meanwhile (a container gone, renamed, or archived
+                # while removed: 404, 409, 500): look again; the old container is only removed once copied
+                last, attempts = exc, attempts + 1
+        why = getattr(last, "explanation", "") or "no error"
+        raise DeployError(f"cannot set up the deploy journal {self.where}: it kept changing under this deploy ({why})")
 
     def _labels(self) -> dict[str, str]:
         return {"shipyard.state": self.env}
@@ -234,12 +252,20 @@ class StateStore:
             carried.update(members)  # "history.jsonl", "journal/<entry>.json": the same paths under /state
         self._ensure_volume(migrating=True)
         helper_name = f"{self.name}-migrating"
-        try:
-            helper = _create(self.client, helper_name, {**self._labels(), "shipyard.migrating": "1"}, self._volumes())
+        labels = {**self._labels(), "shipyard.migrating": f"{time.time():.3f}"}
+        try:  # the helper's name is the migration's mutex: one deployer copies, the others wait for it
+            helper = _create(self.client, helper_name, labels, self._volumes())
         except docker.errors.APIError as exc:
             if exc.status_code != 409:
                 raise DeployError(f"cannot migrate the deploy journal of {self.name}: {exc.explanation}") from exc
             helper = self.client.containers.get(helper_name)
+            try:
+                started = float(helper.labels.get("shipyard.migrating", "0"))
+            except ValueError:
+                started = 0.0
+            if time.time() - started < MIGRATION_WAIT:
+                raise _Busy from None
+            log.warning("deploy.history-migration-resumed", env=self.env, note="a migration was cut short")
         if carried:
             helper.put_archive(MOUNT, _tar_files(carried))
             copied = {name.partition("/")[2]: data for name, data in _members(helper.get_archive(MOUNT)[0]).items()}
@@ -255,7 +281,10 @@ class StateStore:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:
                 raise
-            helper.remove(force=True)  # another deployer's container took the name: it has the same volume
+            # The name is taken: by this very helper (another deployer renamed it first), or by a container
+            # another deployer created; only in the second case is the helper left over.
+            if self.client.containers.get(self.name).id != helper.id:
+                helper.remove(force=True)
         log.info("deploy.history-migrated", env=self.env, entries=len(carried), where=self.where)
 
     def _retrying(self, action: Any) -> Any:
