@@ -366,3 +366,28 @@ def test_a_migration_cut_short_is_finished_at_the_next_use(docker_client: Any) -
         assert names == {f"shipyard-state-{name}"}
     finally:
         remove_environment(docker_client, name)
+
+
+def test_entries_an_old_deployer_writes_after_the_migration_are_kept(docker_client: Any) -> None:
+    """A team upgrading one deployer at a time: the old code (before the volume) still writes its entries into
+    ``/journal`` of the container named shipyard-state-<env>, which is the migrated one now. The new code shows
+    them, and copies them into the volume, so they survive that container's removal (a prune) too."""
+    from shipyard.testing import remove_environment
+
+    name = unique("mix")
+    old = docker_client.containers.create(
+        state_image(docker_client), command=["never-started"], name=f"shipyard-state-{name}", network_mode="none"
+    )
+    try:
+        first = {"kind": "start", "deploy_id": "d0", "env": name, "target": "docker", "image": "x"}
+        put_file(old, "/journal/00000000000000000001-000000-d0-start.json", json.dumps(first).encode())
+        assert [e["deploy_id"] for e in DockerHistory(docker_client, name).entries()] == ["d0"]  # migrated
+        migrated = docker_client.containers.get(f"shipyard-state-{name}")
+        later = {"kind": "start", "deploy_id": "d1", "env": name, "target": "docker", "image": "y"}
+        # exactly what the old code's _write does: put_archive("/", journal/<entry>) into that container
+        put_file(migrated, "/journal/00000000000000000002-000000-d1-start.json", json.dumps(later).encode())
+        assert [e["deploy_id"] for e in DockerHistory(docker_client, name).entries()] == ["d0", "d1"]
+        migrated.remove(force=True)  # what a container prune does to it
+        assert [e["deploy_id"] for e in DockerHistory(docker_client, name).entries()] == ["d0", "d1"]
+    finally:
+        remove_environment(docker_client, name)

@@ -310,6 +310,32 @@ class StateStore:
         except docker.errors.APIError as exc:
             raise DeployError(f"cannot write {path} in {self.where}: {exc.explanation}") from exc
 
+    def adopt_strays(self, have: dict[str, bytes]) -> dict[str, bytes]:
+        """Entries a deployer still on the code before the volume wrote into ``/journal`` of the state container's
+        own file system (the migrated container bears the old name), copied into ``/state/journal`` so that a prune
+        of that container loses none of them; returned by their path below ``/state``. Idempotent."""
+        import docker.errors
+
+        try:
+            members = self._retrying(lambda c: _members(c.get_archive(f"/{JOURNAL_DIR}")[0]))
+        except docker.errors.NotFound:
+            return {}  # none: no old deployer wrote since the migration
+        strays = {f"{JOURNAL_DIR}/{name.rsplit('/', 1)[-1]}": data for name, data in members.items()}
+        new = {name: data for name, data in strays.items() if name not in have}  # never overwrites an entry
+        if new:
+            try:
+                self._retrying(lambda c: c.put_archive(MOUNT, _tar_files(new)))
+            except docker.errors.APIError as exc:  # still shown, from the container: nothing is lost by this read
+                log.warning("deploy.history-adopt-failed", env=self.env, error=str(exc.explanation))
+            else:
+                log.warning(
+                    "deploy.history-adopted",
+                    env=self.env,
+                    entries=len(new),
+                    note="written by a deployer on a Shipyard from before the journal volume: upgrade it",
+                )
+        return strays
+
     def read(self, path: str = "") -> dict[str, bytes] | None:
         """The files under ``/state/<path>`` by their path below ``/state``; None when there is no such path."""
         import docker.errors
@@ -507,6 +533,7 @@ class DockerHistory(Journal):
             if lost := self.store.orphaned():
                 self._problem(lost)
             return []
+        files = {**self.store.adopt_strays(files), **files}
         if LOST in files:
             self._problem(files[LOST].decode(errors="replace")[:400])
         found = [(f"{self.where}:/{LEGACY_HISTORY}", files[LEGACY_HISTORY])] if LEGACY_HISTORY in files else []
