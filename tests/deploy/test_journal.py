@@ -85,3 +85,28 @@ def test_a_vocabulary_field_holding_free_text_is_masked_like_any_other(secrets: 
     journal.append({"kind": "phase", "deploy_id": "d1", "phase": "custom phase with Tok3nAbCd99"})
     (entry,) = journal.entries()
     assert entry["phase"] == "custom phase with ***"
+
+
+def test_rollback_to_a_deploy_whose_image_was_masked_is_refused_in_one_line(secrets: list[str]) -> None:
+    """A secret that is a whole component of an image path ("hello" in reg.example/acme/hello:v1) is masked in the
+    journal (storing it would store the secret), so that image cannot be deployed again from the journal: rollback
+    says so and how to do it, instead of taking the lock and failing on an invalid reference."""
+    from shipyard._errors import DeployError
+    from shipyard.deploy._flow import rollback_plan
+
+    journal = MemoryJournal()
+    for n, image in enumerate(["reg.example/acme/hello:v1", "reg.example/acme/web:v2"]):
+        deploy_id = f"20261202T00000{n}Z-abcdef0{n}"
+        start = {"kind": "start", "deploy_id": deploy_id, "env": "stg", "target": "docker", "image": image}
+        journal.append({**start, "action": "deploy", "who": "me", "started_at": 1.0 + n})
+        journal.append({"kind": "end", "deploy_id": deploy_id, "result": "succeeded", "duration": 1.0})
+    records = journal.records()
+    assert [r.image for r in records] == ["reg.example/acme/***:v1", "reg.example/acme/web:v2"]
+    with pytest.raises(DeployError) as raised:
+        rollback_plan(records)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "20261202T000000Z-abcdef00" in message
+    assert "masked" in message
+    assert "invoke deploy --image" in message
+    assert "hello" not in message

@@ -314,11 +314,24 @@ def rollback_plan(records: list[HistoryRecord], to: str = "") -> tuple[HistoryRe
                 f"--to {to!r} is neither a deploy id nor an image of a successful deploy in this history; "
                 "see `invoke history`, or deploy it with `invoke deploy --image`"
             )
-        return match, serving
+        return _deployable(match), serving
     previous = parent.get(serving.deploy_id) if serving else None
     if serving is None or previous is None:
         raise DeployError("there is no earlier successful deploy to roll back to (see `invoke history`)")
-    return previous, serving
+    return _deployable(previous), serving
+
+
+def _deployable(record: HistoryRecord) -> HistoryRecord:
+    """``record``, refused when its image was masked in the journal (a secret is a whole component of it: storing
+    it would store the secret), before the lease or anything else: that reference cannot be deployed again."""
+    from shipyard._secrets import MASK
+
+    if MASK in record.image:
+        raise DeployError(
+            f"deploy {record.deploy_id}'s image is masked in the history ({record.image}: a secret is a whole "
+            "component of its name), so it cannot be deployed from there: `invoke deploy --image <that image>`"
+        )
+    return record
 
 
 def rollback(
