@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import subprocess
 import threading
@@ -380,17 +381,27 @@ def test_engine_not_reachable_is_one_line(project: Project, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("how", ["deploy", "dry-run"])
+@pytest.mark.parametrize("form", ["full", "short", "bare-short", "prefix"])
 def test_an_image_id_absent_from_the_host_is_refused_before_anything_changes(
-    docker_env: tuple[Project, str, int], docker_client: Any, how: str
+    docker_env: tuple[Project, str, int], docker_client: Any, how: str, form: str
 ) -> None:
     """An id names a local image: dockerd would try to pull it from Docker Hub (and hang or fail obscurely
-    without a network). It is refused in one line with the fix, before the lock, the journal or the proxy."""
+    without a network). It is refused in one line with the fix, before the lock, the journal or the proxy; so is
+    a short id (``sha256:abcd...``, or 12 hex digits as `docker images` prints it) and an id prefix shared by two
+    images (which the engine would call "no such image"), as bad input: they can come to name another image."""
     project, env, _port = docker_env
-    missing = "sha256:" + uuid.uuid4().hex * 2
+    full = "sha256:" + uuid.uuid4().hex * 2
+    if form == "prefix":  # a prefix shared by two images on this host
+        ids = sorted(str(image.id) for image in docker_client.images.list())
+        full = next(a[:8] for a, b in itertools.pairwise(ids) if a[:8] == b[:8])
+    missing = {"full": full, "short": full[:19], "bare-short": full[7:19], "prefix": full}[form]
     started = time.monotonic()
     proc = deploy(project, env, missing, *(["--dry-run"] if how == "dry-run" else []))
-    line = assert_clean_failure(proc, missing, "not on the Docker host", "docker load", "invoke image.push")
-    assert "@sha256:" in line  # the fix names the registry-digest form
+    if form == "full":
+        line = assert_clean_failure(proc, missing, "not on the Docker host", "docker load", "invoke image.push")
+    else:  # a short id or a prefix can come to name another image: refused as bad input, with the full form
+        line = assert_clean_failure(proc, missing, "image id" if form != "bare-short" else "no digest")
+    assert ("@sha256:" if form in {"full", "bare-short"} else "64 lowercase hex") in line  # the fix: the full form
     assert time.monotonic() - started < 30
     assert not docker_client.containers.list(all=True, filters={"name": f"shipyard-.*-{env}$"})
     assert not docker_client.volumes.list(filters={"name": f"shipyard-state-{env}"})
