@@ -110,3 +110,28 @@ def test_rollback_to_a_deploy_whose_image_was_masked_is_refused_in_one_line(secr
     assert "masked" in message
     assert "invoke deploy --image" in message
     assert "hello" not in message
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "kept shipyard-stg-b-20261202T000001Z (proven before the deploy died); stopped shipyard-stg-a",  # docker
+        "its rollout had completed; arn:aws:ecs:us-east-1:123:task-definition/app:7 kept",  # ECS
+    ],
+)
+def test_a_killed_deploy_whose_version_was_kept_serves_so_rollback_returns_to_the_one_before_it(what: str) -> None:
+    """kill -9 after the bake: the next deploy's recovery keeps that version (proven, serving) and records the dead
+    deploy ``abandoned``. ``invoke rollback`` must then go back to the version before it, not two steps back."""
+    from shipyard.deploy._flow import rollback_plan
+
+    journal = MemoryJournal()
+    for n, result in enumerate(["succeeded", "succeeded", "abandoned"]):
+        deploy_id = f"20261202T00000{n}Z-abcdef0{n}"
+        start = {"kind": "start", "deploy_id": deploy_id, "env": "stg", "target": "docker", "image": f"r/app:v{n}"}
+        journal.append({**start, "action": "deploy", "who": "me", "started_at": 1.0 + n})
+        reason = f"its deployer stopped during phase 'stopping' and never came back; {what}" if n == 2 else ""
+        journal.append({"kind": "end", "deploy_id": deploy_id, "result": result, "duration": 1.0, "reason": reason})
+    chosen, serving = rollback_plan(journal.records())
+    assert serving is not None
+    assert serving.image == "r/app:v2"
+    assert chosen.image == "r/app:v1"

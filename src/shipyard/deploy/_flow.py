@@ -8,6 +8,7 @@ it) asks the target to undo what the journal says was left, and ends it ``abando
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -291,7 +292,7 @@ def serving_line(records: list[HistoryRecord]) -> tuple[HistoryRecord | None, di
     serving: HistoryRecord | None = None
     parent: dict[str, HistoryRecord | None] = {}
     for record in records:
-        if record.result != "succeeded":
+        if record.result != "succeeded" and not _kept(record):
             continue
         if record.action == "rollback" and record.rollback_to in by_id:
             serving = by_id[record.rollback_to]
@@ -299,6 +300,15 @@ def serving_line(records: list[HistoryRecord]) -> tuple[HistoryRecord | None, di
             parent[record.deploy_id] = serving
             serving = record
     return serving, parent
+
+
+#: How a target's ``recover`` says it kept a killed deploy's version (proven before it died, serving now).
+_KEPT = re.compile(r"; (?:kept \S+ \(proven before the deploy died\)|its rollout had completed; \S+ kept)(?:;|$)")
+
+
+def _kept(record: HistoryRecord) -> bool:
+    """An ``abandoned`` deploy whose version the next deploy's recovery kept: it serves, so it counts as deployed."""
+    return record.result == "abandoned" and _KEPT.search(record.reason) is not None
 
 
 def rollback_plan(records: list[HistoryRecord], to: str = "") -> tuple[HistoryRecord, HistoryRecord | None]:
