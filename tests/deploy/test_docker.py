@@ -8,11 +8,14 @@ Shipyard and of the proxy, which checks a staged slot every 50 ms, so it fails o
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import itertools
 import json
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -364,7 +367,7 @@ def test_a_secret_reaches_the_container_and_nowhere_else(
         everything = proc.stdout + proc.stderr + hist.stdout + hist.stderr + status.stdout + status.stderr
         everything += json.dumps(container.labels) + container.logs().decode()
         state = docker_client.containers.get(f"shipyard-state-{name}")
-        everything += b"".join(state.get_archive("/journal")[0]).decode(errors="replace")
+        everything += b"".join(state.get_archive("/state")[0]).decode(errors="replace")
         assert SECRET not in everything
         assert result(proc)["ok"] is True
     finally:
@@ -375,6 +378,36 @@ def test_engine_not_reachable_is_one_line(project: Project, tmp_path: Path) -> N
     project.write({"x": {"target": "docker", "image": "hello", "port": free_port()}})
     proc = project.invoke("status", "--env", "x", env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
     assert_clean_failure(proc, "cannot reach the Docker engine", "DOCKER_HOST")
+
+
+@pytest.mark.parametrize("how", ["deploy", "dry-run"])
+@pytest.mark.parametrize("form", ["full", "short", "bare-short", "prefix"])
+def test_an_image_id_absent_from_the_host_is_refused_before_anything_changes(
+    docker_env: tuple[Project, str, int], docker_client: Any, how: str, form: str
+) -> None:
+    """An id names a local image: dockerd would try to pull it from Docker Hub (and hang or fail obscurely
+    without a network). It is refused in one line with the fix, before the lock, the journal or the proxy; so is
+    a short id (``sha256:abcd...``, or 12 hex digits as `docker images` prints it) and an id prefix shared by two
+    images (which the engine would call "no such image"), as bad input: they can come to name another image."""
+    project, env, _port = docker_env
+    full = "sha256:" + uuid.uuid4().hex * 2
+    if form == "prefix":  # a prefix shared by two images on this host
+        ids = sorted(str(image.id) for image in docker_client.images.list())
+        full = next(a[:8] for a, b in itertools.pairwise(ids) if a[:8] == b[:8])
+    missing = {"full": full, "short": full[:19], "bare-short": full[7:19], "prefix": full}[form]
+    started = time.monotonic()
+    proc = deploy(project, env, missing, *(["--dry-run"] if how == "dry-run" else []))
+    if form == "full":
+        line = assert_clean_failure(proc, missing, "not on the Docker host", "docker load", "invoke image.push")
+    else:  # a short id or a prefix can come to name another image: refused as bad input, with the full form
+        line = assert_clean_failure(proc, missing, "image id" if form != "bare-short" else "no digest")
+    assert ("@sha256:" if form in {"full", "bare-short"} else "64 lowercase hex") in line  # the fix: the full form
+    assert time.monotonic() - started < 30
+    assert not docker_client.containers.list(all=True, filters={"name": f"shipyard-.*-{env}$"})
+    assert not docker_client.volumes.list(filters={"name": f"shipyard-state-{env}"})
+    assert "no deploys" in project.invoke("history", "--env", env).stdout.lower() or not json.loads(
+        project.invoke("history", "--env", env, "--json").stdout
+    )
 
 
 def test_unknown_env_lists_the_valid_ones(project: Project) -> None:
@@ -620,3 +653,58 @@ def test_killed_or_stopped_after_the_switch_on_a_real_invoke_deploy(
         assert [c.labels["shipyard.image"] for c in running] == [images["asgi-v2"]]
         assert "'baked'" in abandoned["reason"]
         assert "kept" in abandoned["reason"]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_old_version_stops_records_what_serves(
+    signame: str, docker_env: tuple[Project, str, int], images: dict[str, str], docker_client: Any
+) -> None:
+    """Past "stopping" (v2 proven and serving, v1 taken out and being stopped) a signal cannot undo anything: the
+    deploy finishes and is recorded ``succeeded``, the signal named in its reason, never ``interrupted``."""
+    import signal
+
+    from .conftest import INVOKE
+
+    project, env, port = docker_env
+    project.write({env: _table(port, bake=1, drain_timeout=1, stop_timeout=10)})
+    assert deploy(project, env, images["asgi-v1"]).returncode == 0
+    (old,) = app_containers(docker_client, env)
+
+    # a request still in flight on v1 outlives the drain: uvicorn then waits for it, so v1's stop lasts ~10 s
+    # (and ends with SIGKILL, which cuts that request: what drain_timeout and stop_timeout say)
+    def slow() -> None:
+        with contextlib.suppress(OSError):
+            get(port, "/slow?s=30", timeout=40)
+
+    threading.Thread(target=slow, daemon=True).start()
+    time.sleep(0.5)
+    proc = subprocess.Popen(
+        [INVOKE, "deploy", "--env", env, "--image", images["asgi-v2"], "--json"],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while "stopping" not in _open_phases(docker_client, env):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the phase was never reached"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    old.reload()
+    assert old.status == "running"  # inside v1's stop
+    proc.send_signal(getattr(signal, signame))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert result(subprocess.CompletedProcess([], 0, out, err))["result"] == "succeeded"
+    assert get(port) == (200, "asgi-v2")
+    old.reload()
+    assert old.status == "exited"
+    history = json.loads(project.invoke("history", "--env", env, "--json").stdout)
+    assert [r["result"] for r in history] == ["succeeded", "succeeded"]
+    assert signame in history[-1]["reason"]
+    assert "too late to undo" in history[-1]["reason"]
+    assert history[-1]["phase"] == "drained"
+    assert not docker_client.containers.list(all=True, filters={"name": f"^/shipyard-lock-{env}$"})

@@ -107,8 +107,17 @@ def engine(docker_client: Any) -> Iterator[SecondEngine]:
                 container.remove(force=True)
             client.close()
         second.stop()
-        subprocess.run(["umount", "-R", str(root / "exec")], check=False, capture_output=True)
+        unmount_under(root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def unmount_under(root: Path) -> None:
+    """Unmount what a stopped dockerd left mounted under ``root`` (its network namespace), deepest first, so the
+    directory can be removed."""
+    with Path("/proc/self/mounts").open() as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{root}/")]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", point], check=False, capture_output=True)
 
 
 def _copy_image(source: Any, target: Any, ref: str) -> None:

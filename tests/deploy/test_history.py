@@ -140,12 +140,12 @@ def test_corrupt_entries_are_named_and_skipped_and_rollback_still_works(
             "who": "someone",
         }
         broken = json.dumps({**legacy, "deploy_id": "x"}).replace('"started_at": 1735689600.0', '"started_at": ***689')
-        put_file(state, "/history.jsonl", (json.dumps(legacy) + "\n" + broken + "\n").encode())
-        put_file(state, "/journal/00000000000000000001-000000-garbage-start.json", b'{"kind": "start", "deplo')
-        put_file(state, "/journal/00000000000000000002-000000-list-end.json", b"[1, 2]")
+        put_file(state, "/state/history.jsonl", (json.dumps(legacy) + "\n" + broken + "\n").encode())
+        put_file(state, "/state/journal/00000000000000000001-000000-garbage-start.json", b'{"kind": "start", "deplo')
+        put_file(state, "/state/journal/00000000000000000002-000000-list-end.json", b"[1, 2]")
         put_file(
             state,
-            "/journal/00000000000000000003-000000-types-start.json",
+            "/state/journal/00000000000000000003-000000-types-start.json",
             b'{"kind":"start","deploy_id":"t","started_at":"yesterday"}',
         )
         records, stderr = history(project, env)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import time
 from typing import Any
@@ -60,6 +61,17 @@ def docker_client(host: str = "") -> Any:
             f"cannot reach the Docker engine at {where} ({type(exc).__name__}); start it or fix DOCKER_HOST"
         ) from exc
     return client
+
+
+_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _missing_id(image: str, where: str) -> str:
+    return (
+        f"image {image} is not on the Docker host ({where}), and an image id cannot be pulled: build or load it "
+        "there (`docker load`, `invoke image.build`), or push it and deploy by its registry digest "
+        "(--image registry/repo@sha256:..., what `invoke image.push` prints)"
+    )
 
 
 def _free_port(taken: set[int]) -> int:
@@ -159,6 +171,23 @@ class DockerTarget:
             return None
         return self.proxy.slots()
 
+    def check_image(self, image: str) -> None:
+        """Refuse an image id that is not on the Docker host, before anything changes: an id names a local image,
+        and the engine would try to pull it from Docker Hub (hanging, or failing obscurely, without a network)."""
+        import docker.errors
+
+        if not _IMAGE_ID.fullmatch(image):
+            return  # a registry reference (repo@sha256:...): pulled from its registry when missing
+        try:
+            self.client.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise DeployError(_missing_id(image, self._where())) from None
+        except docker.errors.APIError as exc:
+            raise DeployError(f"cannot look up image {image} on the Docker host: {exc.explanation}") from exc
+
+    def _where(self) -> str:
+        return str(self.env.setting("docker_host") or os.environ.get("DOCKER_HOST") or "the local socket")
+
     def _resolve(self, image: str) -> tuple[Any, str]:
         """The local image for ``image`` (pulled if missing) and its digest (repo digest, else image id)."""
         import docker.errors
@@ -166,6 +195,8 @@ class DockerTarget:
         try:
             found = self.client.images.get(image)
         except docker.errors.ImageNotFound:
+            if _IMAGE_ID.fullmatch(image):
+                raise DeployError(_missing_id(image, self._where())) from None
             try:
                 found = self.client.images.pull(image)
             except docker.errors.APIError as exc:
@@ -241,6 +272,16 @@ class DockerTarget:
         try:
             return self._ship(image, deploy_id, progress, state)
         except BaseException as exc:
+            if state.done and isinstance(exc, Exception):
+                # past "stopping": the new version serves, proven; only the old one's clean-up failed
+                why = f"{type(exc).__name__}: {redact(str(exc))}"[:300]
+                log.error("docker.stop-old-failed", error=why)
+                return Shipped(
+                    True,
+                    f"the new version serves; stopping the previous one failed ({why}): check `invoke status`",
+                    previous_image=previous,
+                    revision=digest,
+                )
             self._undo(state, old, serving)
             if isinstance(exc, DeployError) or not isinstance(exc, Exception):
                 raise
@@ -307,9 +348,9 @@ class DockerTarget:
             )
         progress.phase("baked", container=name)
 
-        stopped = self._drain(old, serving, progress) + self._stop(state.legacy)
+        stopped = self._drain(old, serving, progress, state) + self._stop(state.legacy)
         state.done = True
-        progress.phase("drained", previous=old.name if old else "")
+        progress.phase("drained", previous=old.name if old else "")  # past "stopping": a signal no longer stops it
         removed = self._prune(keep=state.new)
         log.info("docker.deployed", container=name, stopped=stopped, removed=removed)
         return Shipped(
@@ -438,15 +479,23 @@ class DockerTarget:
                 return None
             time.sleep(BAKE_POLL)
 
-    def _drain(self, old: Any | None, serving: SlotView | None, progress: Progress) -> list[str]:
+    def _drain(self, old: Any | None, serving: SlotView | None, progress: Progress, state: _Deploy) -> list[str]:
         """Let the old version finish its in-flight requests (up to ``drain_timeout``), take it out, stop it."""
+        # The point of no return: from "stopping" on, the old version is taken out and stopped, so a signal
+        # no longer undoes the (proven) deploy; the flow records what serves: succeeded, with the signal noted.
         if old is None or serving is None:
+            progress.check()
+            progress.phase("stopping", previous="")
+            state.done = True
             return []
         self.proxy.unback(serving.slot)  # proven: the old version is no longer the stand-by for new requests
         deadline = time.monotonic() + float(self._opt("drain_timeout", 30))
         while self.proxy.slots()[serving.slot].current > 0 and time.monotonic() < deadline:
             progress.check()
             time.sleep(0.1)
+        progress.check()  # the last point where a signal puts the old version back in front
+        progress.phase("stopping", previous=old.name)
+        state.done = True
         self.proxy.retire(serving.slot)  # no requests, no checks; its idle keep-alive connections are dropped
         return self._stop([old])
 

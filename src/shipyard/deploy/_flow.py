@@ -8,6 +8,7 @@ it) asks the target to undo what the journal says was left, and ends it ``abando
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -34,6 +35,9 @@ log = get_logger("shipyard.deploy")
 
 #: Phases a target reports while undoing; they never raise (an undo must run to its end).
 UNDO_PHASES = frozenset({"rolled-back", "restoring", "restored"})
+#: Phases past the point of no return ("stopping": the old version is being taken out and stopped, the new one
+#: proven): they never raise either; a signal then is recorded with the outcome, it does not undo a finished deploy.
+COMMITTED_PHASES = frozenset({"stopping", "drained"})
 
 
 def make_target(env: Environment) -> Target:
@@ -61,7 +65,7 @@ class JournalProgress:
         self.reached.append(name)
         self.journal.append({"kind": "phase", "deploy_id": self.deploy_id, "phase": name, **details})
         log.info("deploy.phase", env=self.env.name, deploy_id=self.deploy_id, phase=name, **details)
-        if name not in UNDO_PHASES:
+        if name not in UNDO_PHASES | COMMITTED_PHASES:
             self.check()
 
     def check(self) -> None:
@@ -144,6 +148,9 @@ def deploy(
     """
     verified = check_gate(env, image)  # before anything changes: a refusal is one line naming the failed rule
     target = target or make_target(env)
+    check_image = getattr(target, "check_image", None)  # the docker target: an id absent from the host
+    if check_image is not None:
+        check_image(image)  # before the lease, the journal or any container: a refusal changes nothing
     interrupts = interrupts or Interrupts()
     deploy_id = new_deploy_id()
     log.info("deploy.start", env=env.name, image=image, deploy_id=deploy_id, dry_run=dry_run, action=action)
@@ -182,6 +189,9 @@ def deploy(
                 outcome = (
                     "succeeded" if shipped.ok else ("rolled-back" if "rolled-back" in progress.reached else "failed")
                 )
+                if shipped.ok and interrupts.tripped:  # the signal came past the point of no return
+                    shipped = _too_late(shipped, interrupts.signal_name, progress.last)
+                    log.warning("deploy.interrupt-too-late", env=env.name, deploy_id=deploy_id, reason=shipped.reason)
             except DeployInterrupted as exc:
                 shipped, outcome = Shipped(False, f"{exc} during phase {progress.last!r}"), "interrupted"
             except DeployError as exc:
@@ -213,6 +223,16 @@ def deploy(
             lock.release()
     log.info("deploy.end", env=env.name, deploy_id=deploy_id, result=outcome, duration=result.duration)
     return result
+
+
+def _too_late(shipped: Shipped, signal_name: str, last: str) -> Shipped:
+    """A deploy that finished although a signal arrived: it came past the point of no return (docker: "stopping")."""
+    note = (
+        f"{signal_name} arrived past the point of no return (last phase {last!r}, the new version proven and "
+        "serving): too late to undo, the deploy finished"
+    )
+    reason = f"{shipped.reason}; {note}" if shipped.reason else note
+    return Shipped(shipped.ok, reason, shipped.previous_image, shipped.revision, shipped.details)
 
 
 def _end(journal: HistoryStore, deploy_id: str, shipped: Shipped, outcome: str, *, phase: str, duration: float) -> None:
@@ -272,7 +292,7 @@ def serving_line(records: list[HistoryRecord]) -> tuple[HistoryRecord | None, di
     serving: HistoryRecord | None = None
     parent: dict[str, HistoryRecord | None] = {}
     for record in records:
-        if record.result != "succeeded":
+        if record.result != "succeeded" and not _kept(record):
             continue
         if record.action == "rollback" and record.rollback_to in by_id:
             serving = by_id[record.rollback_to]
@@ -280,6 +300,15 @@ def serving_line(records: list[HistoryRecord]) -> tuple[HistoryRecord | None, di
             parent[record.deploy_id] = serving
             serving = record
     return serving, parent
+
+
+#: How a target's ``recover`` says it kept a killed deploy's version (proven before it died, serving now).
+_KEPT = re.compile(r"; (?:kept \S+ \(proven before the deploy died\)|its rollout had completed; \S+ kept)(?:;|$)")
+
+
+def _kept(record: HistoryRecord) -> bool:
+    """An ``abandoned`` deploy whose version the next deploy's recovery kept: it serves, so it counts as deployed."""
+    return record.result == "abandoned" and _KEPT.search(record.reason) is not None
 
 
 def rollback_plan(records: list[HistoryRecord], to: str = "") -> tuple[HistoryRecord, HistoryRecord | None]:
@@ -295,11 +324,24 @@ def rollback_plan(records: list[HistoryRecord], to: str = "") -> tuple[HistoryRe
                 f"--to {to!r} is neither a deploy id nor an image of a successful deploy in this history; "
                 "see `invoke history`, or deploy it with `invoke deploy --image`"
             )
-        return match, serving
+        return _deployable(match), serving
     previous = parent.get(serving.deploy_id) if serving else None
     if serving is None or previous is None:
         raise DeployError("there is no earlier successful deploy to roll back to (see `invoke history`)")
-    return previous, serving
+    return _deployable(previous), serving
+
+
+def _deployable(record: HistoryRecord) -> HistoryRecord:
+    """``record``, refused when its image was masked in the journal (a secret is a whole component of it: storing
+    it would store the secret), before the lease or anything else: that reference cannot be deployed again."""
+    from shipyard._secrets import MASK
+
+    if MASK in record.image:
+        raise DeployError(
+            f"deploy {record.deploy_id}'s image is masked in the history ({record.image}: a secret is a whole "
+            "component of its name), so it cannot be deployed from there: `invoke deploy --image <that image>`"
+        )
+    return record
 
 
 def rollback(

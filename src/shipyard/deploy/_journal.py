@@ -14,59 +14,51 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from shipyard._logging import get_logger
-from shipyard._secrets import redact
+from shipyard._secrets import IDENTIFIER_KEYS, redact_fields
 from shipyard.deploy._model import HistoryRecord
 
-__all__ = ["IDENTIFIERS", "Journal", "OpenDeploy", "redact_fields"]
+__all__ = ["IDENTIFIERS", "VOCABULARY", "Journal", "OpenDeploy", "redact_entry"]
 
 log = get_logger("shipyard.deploy")
 
-#: Fields that identify things; redacting them would break rollback and audit, and they never hold a secret.
-IDENTIFIERS = frozenset(
-    {
-        "kind",
-        "deploy_id",
-        "env",
-        "target",
-        "image",
-        "previous_image",
-        "revision",
-        "digest",
-        "phase",
-        "result",
-        "action",
-        "rollback_to",
-        "started_at",
-        "at",
-        "duration",
-        "container",
-        "containers",
-        "previous",
-        "task_definition",
-        "previous_task_definition",
-        "deployment_id",
-        "rollout_state",
-    }
-)
+#: Fields that identify things, kept whole (``shipyard._secrets.redact_fields``'s ``keep``) when their value has an
+#: identifier's syntax: redacting them would break rollback and audit. A secret that is a whole component of one
+#: (``registry/<secret>:tag``) is masked all the same.
+IDENTIFIERS = IDENTIFIER_KEYS | {
+    "env",
+    "target",
+    "revision",
+    "rollback_to",
+    "at",
+    "duration",
+    "container",
+    "containers",
+    "previous",
+    "port",
+    "slot",
+    "task_definition",
+    "previous_task_definition",
+    "deployment_id",
+    "rollout_state",
+}
+#: Fields whose values are Shipyard's own words ("start", "phase", "succeeded", "deploy"), copied verbatim: a
+#: secret that happens to be the same word learns nothing from them, and masking one would lose the record.
+VOCABULARY = frozenset({"kind", "phase", "result", "action"})
+_WORD = re.compile(r"[a-z][a-z-]{0,31}")
 
 
-def redact_fields(value: Any, *, key: str = "") -> Any:
-    """``value`` with every free-text string redacted; identifier fields (``IDENTIFIERS``) kept as they are."""
-    if key in IDENTIFIERS:
-        return value
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Mapping):
-        return {str(k): redact_fields(v, key=str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_fields(item, key=key) for item in value]
-    return value
+def redact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """``entry`` redacted field by field before serialization: ``redact_fields`` with the journal's identifiers."""
+    words = {k: v for k, v in entry.items() if k in VOCABULARY and isinstance(v, str) and _WORD.fullmatch(v)}
+    rest = {k: v for k, v in entry.items() if k not in words}
+    return {**redact_fields(rest, keep=IDENTIFIERS), **words}
 
 
 @dataclass
@@ -120,7 +112,7 @@ class Journal:
     # ------------------------------------------------------------------ writing
     def append(self, entry: dict[str, Any]) -> None:
         entry = {"at": time.time(), **entry}
-        data = json.dumps(redact_fields(entry), sort_keys=True, default=str).encode()
+        data = json.dumps(redact_entry(entry), sort_keys=True, default=str).encode()
         name = f"{time.time_ns():020d}-{next(_counter):06d}-{entry.get('deploy_id', '')}-{entry.get('kind', '')}.json"
         self._write(name, data)
 

@@ -189,6 +189,8 @@ class HaproxyProxy:
             network_mode="host",
             restart_policy={"Name": "unless-stopped"},
             labels={"shipyard.env": self.env, "shipyard.role": "proxy", "shipyard.proxy-config": self._fingerprint()},
+            # Unused by HAProxy: mounted so that no volume prune removes the deploy journal while the proxy runs.
+            volumes={f"shipyard-state-{self.env}": {"bind": "/shipyard-state", "mode": "ro"}},
         )
         created.put_archive("/", _tar({CONFIG.lstrip("/"): self.config(servers).encode()}))
         return created

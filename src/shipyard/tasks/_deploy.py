@@ -31,6 +31,8 @@ def _finish(result: Any, *, as_json: bool) -> None:
     lines = [
         f"{result.result}: {result.env} ({result.target}) {result.image} [{result.deploy_id}, {result.duration:.1f} s]"
     ]
+    if result.ok and result.reason:  # a success with a caveat: a signal too late to undo, an old version's stop
+        lines.append(f"note: {result.reason}")
     if "diff" in result.details:
         lines.append(result.details["diff"] or "(no change to the task definition)")
     if result.details.get("log_tail"):

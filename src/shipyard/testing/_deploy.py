@@ -11,13 +11,19 @@ __all__ = ["ProbeLoop", "remove_environment"]
 
 def remove_environment(client: Any, env: str) -> None:
     """Remove every container a docker-target deploy to ``env`` left (its proxy, services, lock and state) and its
-    volumes."""
+    volumes, the deploy journal's included."""
     found = client.containers.list(all=True, filters={"label": f"shipyard.env={env}"})
-    for name in (f"shipyard-lock-{env}", f"shipyard-state-{env}"):
+    for name in (f"shipyard-lock-{env}", f"shipyard-state-{env}", f"shipyard-state-{env}-migrating"):
         found += client.containers.list(all=True, filters={"name": f"^/{name}$"})
     for container in found:
         container.remove(force=True)
     for volume in client.volumes.list(filters={"label": f"shipyard.env={env}"}):
+        volume.remove(force=True)
+    journal = client.volumes.list(filters={"label": f"shipyard.state={env}"})  # the deploy journal
+    journal += [
+        v for v in client.volumes.list(filters={"name": f"shipyard-state-{env}"}) if v.name == f"shipyard-state-{env}"
+    ]
+    for volume in {v.name: v for v in journal}.values():
         volume.remove(force=True)
 
 
