@@ -153,10 +153,15 @@ def open_envelope(data: bytes, trusted: list[tuple[str, bytes]]) -> tuple[dict[s
         hints = ", ".join(keyid[:16] or "?" for keyid, _ in signatures)
         known = ", ".join(keyid_of(pem, where=name)[:16] for name, pem in trusted)
         raise SignatureInvalid(f"no trusted key verifies the signature (signed by key {hints}; trusted: {known})")
+    return statement_of(payload), keyid_of(pem, where=name)
+
+
+def statement_of(payload: bytes) -> dict[str, Any]:
+    """The in-toto statement a verified envelope carries; ``SignatureInvalid`` when it is not one."""
     try:
         statement = json.loads(payload)
     except (ValueError, RecursionError) as exc:
         raise SignatureInvalid("the signed payload is not JSON") from exc
     if not isinstance(statement, dict):
         raise SignatureInvalid("the signed payload is not an in-toto statement")
-    return statement, keyid_of(pem, where=name)
+    return statement

@@ -10,7 +10,6 @@ request. sigstore is imported only here, only when used (the ``sigstore`` extra)
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard._errors import ConfigError, ImageError
 from shipyard.attest._policy import GITHUB_ISSUER, SigstorePolicy
-from shipyard.attest._sign import IN_TOTO_PAYLOAD, SignatureInvalid
+from shipyard.attest._sign import IN_TOTO_PAYLOAD, SignatureInvalid, statement_of
 
 if TYPE_CHECKING:
     from sigstore.models import TrustedRoot
@@ -223,13 +222,7 @@ def open_bundle(data: bytes, policy: SigstorePolicy | None) -> tuple[dict[str, A
         raise SignatureInvalid(_why(exc, policy, signer)) from None
     if payload_type != IN_TOTO_PAYLOAD:
         raise SignatureInvalid(f"the envelope's payload type is {payload_type!r}, not {IN_TOTO_PAYLOAD}")
-    try:
-        statement = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise SignatureInvalid("the signed payload is not JSON") from exc
-    if not isinstance(statement, dict):
-        raise SignatureInvalid("the signed payload is not an in-toto statement")
-    return statement, signer or policy.identity
+    return statement_of(payload), signer or policy.identity
 
 
 def _github_repository(policy: SigstorePolicy) -> str | None:

@@ -53,12 +53,7 @@ MIGRATION_WAIT = 30.0
 
 
 def _tar(name: str, data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-        tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_files({name: data})
 
 
 def _members(stream: Any) -> dict[str, bytes]:
@@ -77,7 +72,8 @@ def _untar(stream: Any) -> dict[str, bytes]:
     return {name.rsplit("/", 1)[-1]: data for name, data in _members(stream).items()}
 
 
-def _tar_files(files: dict[str, bytes]) -> bytes:
+def tar_files(files: dict[str, bytes]) -> bytes:
+    """A tar stream of ``files`` (name -> bytes) for ``put_archive``."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, data in files.items():
@@ -168,7 +164,7 @@ class StateStore:
                 if self.lost:  # said at every later read too: the history shown is not the whole story
                     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
                     found.put_archive(
-                        MOUNT, _tar_files({LOST: self.lost.replace("before now", f"before {when}").encode()})
+                        MOUNT, tar_files({LOST: self.lost.replace("before now", f"before {when}").encode()})
                     )
                     self.lost = ""
                 self._container = found
@@ -267,7 +263,7 @@ class StateStore:
                 raise _Busy from None
             log.warning("deploy.history-migration-resumed", env=self.env, note="a migration was cut short")
         if carried:
-            helper.put_archive(MOUNT, _tar_files(carried))
+            helper.put_archive(MOUNT, tar_files(carried))
             copied = {name.partition("/")[2]: data for name, data in _members(helper.get_archive(MOUNT)[0]).items()}
             missing = [name for name, data in carried.items() if copied.get(name) != data]
             if missing:
@@ -306,7 +302,7 @@ class StateStore:
         import docker.errors
 
         try:
-            self._retrying(lambda c: c.put_archive(MOUNT, _tar_files({path: data})))
+            self._retrying(lambda c: c.put_archive(MOUNT, tar_files({path: data})))
         except docker.errors.APIError as exc:
             raise DeployError(f"cannot write {path} in {self.where}: {exc.explanation}") from exc
 
@@ -324,7 +320,7 @@ class StateStore:
         new = {name: data for name, data in strays.items() if name not in have}  # never overwrites an entry
         if new:
             try:
-                self._retrying(lambda c: c.put_archive(MOUNT, _tar_files(new)))
+                self._retrying(lambda c: c.put_archive(MOUNT, tar_files(new)))
             except docker.errors.APIError as exc:  # still shown, from the container: nothing is lost by this read
                 log.warning("deploy.history-adopt-failed", env=self.env, error=str(exc.explanation))
             else:

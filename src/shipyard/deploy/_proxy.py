@@ -16,13 +16,12 @@ requests go back to the previous one (no "503 No server is available" while Ship
 from __future__ import annotations
 
 import hashlib
-import io
-import tarfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from shipyard._errors import DeployError
+from shipyard.deploy._docker_state import tar_files
 
 __all__ = ["DEFAULT_IMAGE", "SLOTS", "HaproxyProxy", "SlotView", "other"]
 
@@ -69,16 +68,6 @@ class SlotView:
             "requests": self.responses,
             "5xx": self.errors_5xx,
         }
-
-
-def _tar(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 class HaproxyProxy:
@@ -192,7 +181,7 @@ class HaproxyProxy:
             # Unused by HAProxy: mounted so that no volume prune removes the deploy journal while the proxy runs.
             volumes={f"shipyard-state-{self.env}": {"bind": "/shipyard-state", "mode": "ro"}},
         )
-        created.put_archive("/", _tar({CONFIG.lstrip("/"): self.config(servers).encode()}))
+        created.put_archive("/", tar_files({CONFIG.lstrip("/"): self.config(servers).encode()}))
         return created
 
     def _wait_ready(self, container: Any, timeout: float = 10.0) -> None:
@@ -342,7 +331,7 @@ class HaproxyProxy:
         """Write the config that brings the proxy back in this state after a restart of the container or engine."""
         container = self.container()
         if container is not None:
-            container.put_archive("/", _tar({CONFIG.lstrip("/"): self.config(servers).encode()}))
+            container.put_archive("/", tar_files({CONFIG.lstrip("/"): self.config(servers).encode()}))
 
     def remove(self) -> bool:
         found = self.container()
