@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ from shipyard._command import run
 from shipyard._errors import ConfigError, DeployError, ImageError
 from shipyard.attest import verify_image
 from shipyard.attest._oci import Registry, tag_for
-from shipyard.deploy import HistoryRecord, Shipped, deploy, get_environment, load_environments
+from shipyard.deploy import HistoryRecord, deploy, get_environment, load_environments
 from shipyard.images import BuiltImage, PushedImage, build_image, load_image, push_image
 from shipyard.testing import LocalRegistry, signing_key_pair
+
+from ._recording import RecordingTarget, refusal
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -170,74 +172,6 @@ def _build_push(root: Path, registry: LocalRegistry, janitor: Any) -> PushedImag
     pushed = push_image(built, registry.address)
     janitor.tags += list(pushed.tags)
     return pushed
-
-
-@dataclass
-class RecordingTarget:
-    """The deploy flow's seam, recording what the flow asked of it (the gate must refuse before any of it)."""
-
-    kind: str = "recording"
-    calls: list[str] = field(default_factory=list)
-    records: list[HistoryRecord] = field(default_factory=list)
-    written: list[tuple[str, bytes]] = field(default_factory=list)
-
-    def lock(self) -> Any:
-        self.calls.append("lock")
-        calls = self.calls
-
-        class _Lock:
-            def acquire(self, holder: str) -> None:
-                calls.append("acquire")
-
-            def check(self) -> None:
-                calls.append("check")
-
-            def release(self) -> None:
-                calls.append("release")
-
-        return _Lock()
-
-    def history(self) -> Any:
-        """An in-memory journal (the flow's real one), seeded with ``records`` as whole records."""
-        import json
-
-        from shipyard.deploy._journal import Journal
-
-        target = self
-
-        class _Memory(Journal):
-            def _write(self, name: str, data: bytes) -> None:
-                target.written.append((name, data))
-
-            def _read(self) -> list[tuple[str, bytes]]:
-                seeded = [
-                    (f"seed-{i}", json.dumps({"kind": "record", **r.to_dict()}).encode())
-                    for i, r in enumerate(target.records)
-                ]
-                return seeded + sorted(target.written)
-
-        return _Memory("recording")
-
-    def recorded(self) -> list[HistoryRecord]:
-        return list(self.history().records())
-
-    def ship(self, image: str, deploy_id: str, **kwargs: Any) -> Shipped:
-        self.calls.append(f"ship {image}")
-        return Shipped(True)
-
-    def status(self) -> dict[str, Any]:
-        return {}
-
-
-def _refusal(root: Path, env: str, image: str) -> str:
-    target = RecordingTarget()
-    with pytest.raises(DeployError) as caught:
-        deploy(get_environment(env, root), image, target=target)  # type: ignore[arg-type]
-    assert target.calls == [], "the gate must refuse before the target is touched"
-    assert target.recorded() == []
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
 
 
 # ---------------------------------------------------------------- build + push + verify
@@ -397,7 +331,7 @@ def test_an_environment_without_require_deploys_anything(
 def test_gate_refuses_an_image_without_attestations(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
     root = signed_project()
     pushed = _push_without_attestations(root, registry, janitor)
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "signed": no attestation is stored for' in message
 
 
@@ -406,7 +340,7 @@ def test_gate_refuses_an_unsigned_image(signed_project: Any, registry: LocalRegi
     pushed = _build_push(root, registry, janitor)
     assert pushed.attested is not None
     assert pushed.attested.signed is False
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "signed": the provenance is not signed' in message
 
 
@@ -415,7 +349,7 @@ def test_gate_refuses_a_signature_by_another_key(
 ) -> None:
     root = signed_project(sign_with=keys.other_private)
     pushed = _build_push(root, registry, janitor)
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "signed": signature: no trusted key verifies the signature' in message
 
 
@@ -434,7 +368,7 @@ def test_gate_refuses_a_statement_for_another_digest(
     manifest["subject"] = victim_repo.manifest_descriptor(victim.digest)
     victim_repo.put_manifest(manifest, tag_for(victim.digest))
 
-    message = _refusal(root, "gated", victim.reference)
+    message = refusal(root, "gated", victim.reference)
 
     assert f'refused by rule "signed": the signed provenance is for sha256:{genuine.digest[7:19]}' in message
 
@@ -450,7 +384,7 @@ def test_gate_refuses_a_tampered_sbom(signed_project: Any, registry: LocalRegist
     sbom_layer.update(repo.push_blob(json.dumps(sbom).encode()))
     repo.put_manifest(manifest, tag_for(pushed.digest))
 
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
 
     assert 'refused by rule "signed": the SBOM\'s digest differs from the one in the signed provenance' in message
 
@@ -462,7 +396,7 @@ def test_gate_refuses_a_dirty_tree_build(signed_project: Any, registry: LocalReg
     pushed = _build_push(root, registry, janitor)
     assert pushed.built.revision is not None
     assert pushed.built.revision.endswith("-dirty")
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in message
 
 
@@ -472,14 +406,14 @@ def test_gate_refuses_a_build_with_untracked_files(signed_project: Any, registry
     pushed = _build_push(root, registry, janitor)
     assert pushed.built.revision is not None
     assert not pushed.built.revision.endswith("-dirty"), "git status without untracked files calls this clean"
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "clean-tree": built with 1 untracked file(s) in the work tree' in message
 
 
 def test_gate_refuses_another_branch(signed_project: Any, registry: LocalRegistry, janitor: Any) -> None:
     root = signed_project(branch="feature")
     pushed = _build_push(root, registry, janitor)
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "branch:main": built from branch feature, not branch main' in message
 
 
@@ -488,7 +422,7 @@ def test_builder_rule_tells_a_local_build_from_a_github_actions_run(
 ) -> None:
     root = signed_project()
     local = _build_push(root, registry, janitor)
-    assert 'refused by rule "builder:github-actions": built by' in _refusal(root, "ci-only", local.reference)
+    assert 'refused by rule "builder:github-actions": built by' in refusal(root, "ci-only", local.reference)
 
     for name, value in {
         "GITHUB_ACTIONS": "true",
@@ -550,22 +484,22 @@ def test_a_tag_rule_passes_a_ci_build_of_a_tag_and_refuses_a_branch_or_a_dirty_t
     assert record.verified["ref"] == "refs/tags/v1.4.2"
 
     on_branch = build("refs/heads/feature", "branch")
-    message = _refusal(root, "release", on_branch.reference)
+    message = refusal(root, "release", on_branch.reference)
     assert 'refused by rule "tag:v*": built from branch feature, not from a tag matching v*' in message
-    assert 'refused by rule "branch:main": built from branch feature' in _refusal(root, "gated", on_branch.reference)
+    assert 'refused by rule "branch:main": built from branch feature' in refusal(root, "gated", on_branch.reference)
 
     other_tag = build("refs/tags/nightly-3", "nightly")
-    assert 'refused by rule "tag:v*": built from tag nightly-3, not from a tag matching v*' in _refusal(
+    assert 'refused by rule "tag:v*": built from tag nightly-3, not from a tag matching v*' in refusal(
         root, "release", other_tag.reference
     )
-    assert 'refused by rule "branch:main": built from tag nightly-3, not branch main' in _refusal(
+    assert 'refused by rule "branch:main": built from tag nightly-3, not branch main' in refusal(
         root, "gated", other_tag.reference
     )
 
     monkeypatch.setenv("GITHUB_REF", "refs/tags/v1.4.3")
     (root / "image" / "Dockerfile").write_text((root / "image" / "Dockerfile").read_text() + "LABEL dirty=1\n")
     dirty = _build_push(root, registry, janitor)
-    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in _refusal(
+    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in refusal(
         root, "release", dirty.reference
     )
 
@@ -629,7 +563,7 @@ def test_this_repositorys_production_gate_passes_what_its_deploy_workflow_builds
 
 def test_gate_refuses_a_reference_without_a_digest(signed_project: Any) -> None:
     root = signed_project()
-    message = _refusal(root, "gated", "127.0.0.1:1/shipyard-test/tiny:latest")
+    message = refusal(root, "gated", "127.0.0.1:1/shipyard-test/tiny:latest")
     assert 'refused by rule "signed"' in message
     assert "deploy by digest" in message
 
@@ -870,7 +804,7 @@ def test_forged_artifacts_are_each_refused_in_one_line(
 
     def refused(forged: Any, blobs: list[bytes] = (), *, stored: bool = True) -> str:  # type: ignore[assignment]
         assert _forge(registry, victim, forged, list(blobs)) or not stored
-        return _refusal(root, "gated", victim.reference)
+        return refusal(root, "gated", victim.reference)
 
     # 1. The genuine manifest re-tagged onto the victim (its subject still names the genuine image).
     assert "the attestation manifest's subject is another image" in refused(
@@ -952,7 +886,7 @@ def test_an_oversized_attestation_blob_is_refused_without_reading_it_whole(
         if lied is not None:
             forged["layers"][0]["size"] = lied
             _forge(registry, victim, forged)
-        message = _refusal(root, "gated", victim.reference)
+        message = refusal(root, "gated", victim.reference)
         assert 'refused by rule "signed"' in message
         assert "too large" in message, message
 
@@ -1128,7 +1062,7 @@ def test_a_detached_head_build_fails_the_branch_rule_only(
     assert verification.verified, verification.problem
     assert verification.facts["branch"] is None
     assert verification.facts["untracked"] == 0
-    message = _refusal(root, "gated", pushed.reference)
+    message = refusal(root, "gated", pushed.reference)
     assert 'refused by rule "branch:main": built from no branch or tag (a detached HEAD), not branch main' in message
 
 

@@ -20,7 +20,6 @@ import tarfile
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,11 @@ from shipyard._errors import ConfigError, DeployError, ImageError
 from shipyard.attest import attach, check, verify_image
 from shipyard.attest._oci import Registry, tag_for
 from shipyard.attest._policy import SigstorePolicy
-from shipyard.deploy import HistoryRecord, Shipped, deploy, get_environment, load_environments
+from shipyard.deploy import deploy, get_environment, load_environments
 from shipyard.images import PushedImage, build_image, load_image, push_image
 from shipyard.testing import LocalRegistry, SigstoreInstance
+
+from ._recording import RecordingTarget, refusal
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry]
 
@@ -191,66 +192,6 @@ def _replace_bundle(registry: LocalRegistry, pushed: PushedImage, data: bytes, m
     repo.put_manifest(manifest, tag_for(pushed.digest))
 
 
-@dataclass
-class RecordingTarget:
-    """The deploy flow's target seam, recording what the flow asked of it (the gate must refuse before any)."""
-
-    kind: str = "recording"
-    calls: list[str] = field(default_factory=list)
-    written: list[tuple[str, bytes]] = field(default_factory=list)
-
-    def lock(self) -> Any:
-        calls = self.calls
-        calls.append("lock")
-
-        class _Lock:
-            def acquire(self, holder: str) -> None:
-                calls.append("acquire")
-
-            def check(self) -> None:
-                calls.append("check")
-
-            def release(self) -> None:
-                calls.append("release")
-
-        return _Lock()
-
-    def history(self) -> Any:
-        from shipyard.deploy._journal import Journal
-
-        target = self
-
-        class _Memory(Journal):
-            def _write(self, name: str, data: bytes) -> None:
-                target.written.append((name, data))
-
-            def _read(self) -> list[tuple[str, bytes]]:
-                return sorted(target.written)
-
-        return _Memory("recording")
-
-    def recorded(self) -> list[HistoryRecord]:
-        return list(self.history().records())
-
-    def ship(self, image: str, deploy_id: str, **kwargs: Any) -> Shipped:
-        self.calls.append(f"ship {image}")
-        return Shipped(True)
-
-    def status(self) -> dict[str, Any]:
-        return {}
-
-
-def _refusal(root: Path, env: str, image: str) -> str:
-    target = RecordingTarget()
-    with pytest.raises(DeployError) as caught:
-        deploy(get_environment(env, root), image, target=target)  # type: ignore[arg-type]
-    assert target.calls == [], "the gate must refuse before the target is touched"
-    assert target.recorded() == []
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
-
-
 # ---------------------------------------------------------------- accepted
 
 
@@ -289,7 +230,7 @@ def test_the_rules_read_a_sigstore_signed_statement_as_they_read_a_key_signed_on
 ) -> None:
     pushed = _push(project, registry, janitor)
     _sign(pushed, registry, instance.signer(IDENTITY))
-    message = _refusal(project, "ci-only", pushed.reference)
+    message = refusal(project, "ci-only", pushed.reference)
     assert 'refused by rule "builder:github-actions": built by https://github.com/shipyard-dev/shipyard' in message
 
 
@@ -337,7 +278,7 @@ def test_gate_refuses_a_bundle_from_another_identity(
 ) -> None:
     pushed = _push(project, registry, janitor)
     _sign(pushed, registry, instance.signer(OTHER_IDENTITY))
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert f'refused by rule "signed": signature: the Sigstore certificate is for {OTHER_IDENTITY}' in message
     assert f"not {IDENTITY}" in message
 
@@ -347,7 +288,7 @@ def test_gate_refuses_a_bundle_from_another_issuer(
 ) -> None:
     pushed = _push(project, registry, janitor)
     _sign(pushed, registry, instance.signer(IDENTITY, issuer="https://gitlab.example.com"))
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert (
         "signature: the Sigstore certificate was issued for another OIDC issuer (https://gitlab.example.com), not"
         in message
@@ -359,7 +300,7 @@ def test_gate_refuses_a_bundle_signed_under_another_trust_root(
 ) -> None:
     pushed = _push(project, registry, janitor)
     _sign(pushed, registry, impostor.signer(IDENTITY))  # right identity, wrong CA and logs
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert 'refused by rule "signed": signature: the Sigstore certificate does not chain to the trusted root' in message
 
 
@@ -377,7 +318,7 @@ def test_gate_refuses_a_tampered_statement(
     bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
     _replace_bundle(registry, pushed, json.dumps(bundle).encode())
 
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
 
     assert 'refused by rule "signed": signature: the Sigstore DSSE signature does not verify' in message
 
@@ -400,7 +341,7 @@ def test_gate_refuses_a_bundle_for_another_digest(
     # A genuinely signed bundle (right identity, right root) for the first image, attached to the second.
     _sign(victim, registry, lambda payload: genuine_bundle[0])
 
-    message = _refusal(project, "gated", victim.reference)
+    message = refusal(project, "gated", victim.reference)
 
     assert f'refused by rule "signed": the signed provenance is for sha256:{genuine.digest[7:19]}' in message
     assert f"not {victim.digest[:19]}" in message
@@ -408,7 +349,7 @@ def test_gate_refuses_a_bundle_for_another_digest(
 
 def test_gate_refuses_an_unsigned_image(project: Path, registry: LocalRegistry, janitor: Any) -> None:
     pushed = _push(project, registry, janitor)  # keyless configured, no OIDC token: the bare statement
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert 'refused by rule "signed": the provenance is not signed' in message
 
 
@@ -450,7 +391,7 @@ def test_broken_bundles_are_each_refused_in_one_line(  # noqa: PLR0917 - fixture
     _sign(pushed, registry, instance.signer(IDENTITY))
     repo, _, layer = _stored_bundle(registry, pushed)
     _replace_bundle(registry, pushed, mangle(repo.blob(layer["digest"])))
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert f'refused by rule "signed": {"signature: " if "large" not in reason else ""}' in message
     assert reason in message
 
@@ -462,7 +403,7 @@ def test_a_bundle_under_another_media_type_is_not_read_as_one(
     _sign(pushed, registry, instance.signer(IDENTITY))
     repo, _, layer = _stored_bundle(registry, pushed)
     _replace_bundle(registry, pushed, repo.blob(layer["digest"]), media_type="application/vnd.dev.sigstore.bundle+json")
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert 'refused by rule "signed": the attestation holds no provenance' in message
 
 
@@ -590,7 +531,7 @@ def test_a_corrupt_trust_root_that_passes_the_config_check_is_one_line_at_verify
     data = json.loads(root_file.read_text())
     data["certificateAuthorities"][0]["certChain"]["certificates"][0]["rawBytes"] = "bm90IGEgY2VydA=="
     root_file.write_text(json.dumps(data))
-    message = _refusal(project, "gated", pushed.reference)
+    message = refusal(project, "gated", pushed.reference)
     assert 'refused by rule "signed": cannot verify:' in message
     assert "is not a Sigstore trusted root" in message
 
@@ -938,7 +879,7 @@ def test_clean_tree_and_branch_rules_refuse_a_sigstore_signed_statement_as_a_key
     (project / "image" / "Dockerfile").write_text((project / "image" / "Dockerfile").read_text() + "LABEL dirty=1\n")
     dirty = _push(project, registry, janitor)
     _sign(dirty, registry, instance.signer(IDENTITY))
-    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in _refusal(
+    assert 'refused by rule "clean-tree": built from a tree with uncommitted changes' in refusal(
         project, "gated", dirty.reference
     )
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
@@ -946,6 +887,6 @@ def test_clean_tree_and_branch_rules_refuse_a_sigstore_signed_statement_as_a_key
     run([*git, "commit", "-qam", "on a feature branch"], cwd=project)
     feature = _push(project, registry, janitor)
     _sign(feature, registry, instance.signer(IDENTITY))  # even signed as main's workflow: the provenance says feature
-    assert 'refused by rule "branch:main": built from branch feature, not branch main' in _refusal(
+    assert 'refused by rule "branch:main": built from branch feature, not branch main' in refusal(
         project, "gated", feature.reference
     )
