@@ -161,3 +161,23 @@ def copy_hello_workspace(target: Path) -> Path:
 def registry() -> Iterator[LocalRegistry]:
     with LocalRegistry() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def scratch_base(docker_client: Any) -> Iterator[str]:
+    """A base image of one file on ``scratch``: no shell or binary needed on the host (COPY-only Dockerfiles)."""
+    tag = f"shipyard-test/scratch:{uuid.uuid4().hex[:12]}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY marker /marker\n"), ("marker", tag.encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    for line in docker_client.api.build(fileobj=buffer, custom_context=True, tag=tag, network_mode="none", decode=True):
+        assert "error" not in line, line
+    try:
+        yield tag
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(tag)

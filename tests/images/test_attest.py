@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import textwrap
 import urllib.error
 import urllib.request
@@ -62,26 +60,6 @@ def keys(tmp_path: Path) -> Keys:
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in KEY_VARS:
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(scope="module")
-def scratch_base(docker_client: Any) -> Iterator[str]:
-    """A base image of one file on ``scratch``: no shell or binary needed on the host (COPY-only Dockerfiles)."""
-    tag = f"shipyard-test/scratch:{uuid.uuid4().hex[:12]}"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in (("Dockerfile", b"FROM scratch\nCOPY marker /marker\n"), ("marker", tag.encode())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    for line in docker_client.api.build(fileobj=buffer, custom_context=True, tag=tag, network_mode="none", decode=True):
-        assert "error" not in line, line
-    try:
-        yield tag
-    finally:
-        with contextlib.suppress(Exception):
-            docker_client.images.remove(tag)
 
 
 def _tiny_project(root: Path, base: str) -> Path:

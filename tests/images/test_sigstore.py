@@ -10,16 +10,13 @@ sigstore's real ``Verifier`` against the trust root and the configured identity.
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,26 +66,6 @@ def instance() -> SigstoreInstance:
 def impostor() -> SigstoreInstance:
     """Another Sigstore instance: same identities, another CA and other logs."""
     return SigstoreInstance(name="impostor")
-
-
-@pytest.fixture(scope="module")
-def scratch_base(docker_client: Any) -> Iterator[str]:
-    """A base image of one file on ``scratch`` (COPY-only Dockerfiles need nothing on the host)."""
-    tag = f"shipyard-test/scratch:{uuid.uuid4().hex[:12]}"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, data in (("Dockerfile", b"FROM scratch\nCOPY marker /marker\n"), ("marker", tag.encode())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    for line in docker_client.api.build(fileobj=buffer, custom_context=True, tag=tag, network_mode="none", decode=True):
-        assert "error" not in line, line
-    try:
-        yield tag
-    finally:
-        with contextlib.suppress(Exception):
-            docker_client.images.remove(tag)
 
 
 @pytest.fixture
